@@ -1,0 +1,53 @@
+# All set-up for a fresh Debian machine (run as root), then the job.
+#   make demo   - set up, build the sample repository, run the main job end to end
+#   make test   - set up, build the sample repository, run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Debian packages the project needs on the machine; installed only when missing.
+APT_PACKAGES := rpm createrepo-c cpio zstd dpkg gcc make ca-certificates
+SAMPLE_REPO := build/sample-repo
+RELEASE := 24.03-LTS
+
+.PHONY: setup system-packages venv sample-repo test demo bench lint clean
+
+setup: system-packages venv
+
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip; }
+
+venv: $(VENV)/.stamp
+
+$(VENV)/.stamp: pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+sample-repo: setup
+	$(PY) samples/mkrepo.py --out $(SAMPLE_REPO) --release $(RELEASE)
+
+test: setup sample-repo
+	$(PY) -m pytest -q
+
+demo: setup sample-repo
+	$(PY) samples/demo.py --repo-root $(SAMPLE_REPO) --release $(RELEASE)
+
+bench: setup sample-repo
+	$(PY) benchmarks/repo_metadata.py
+
+lint: setup
+	$(VENV)/bin/ruff check sdfgen builder tests samples benchmarks
+	$(VENV)/bin/mypy sdfgen builder
+
+clean:
+	rm -rf build $(VENV)
