@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # Debian packages the project needs on the machine; installed only when missing.
-APT_PACKAGES := rpm createrepo-c cpio zstd dpkg gcc make ca-certificates
+APT_PACKAGES := rpm createrepo-c cpio zstd dpkg gcc make ca-certificates gcc-aarch64-linux-gnu
 SAMPLE_REPO := build/sample-repo
 RELEASE := 24.03-LTS
 
