@@ -6,7 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # Debian packages the project needs on the machine; installed only when missing.
-APT_PACKAGES := rpm createrepo-c cpio zstd dpkg gcc make ca-certificates gcc-aarch64-linux-gnu
+APT_PACKAGES := rpm createrepo-c cpio zstd dpkg gcc g++ make ca-certificates \
+  gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static binfmt-support \
+  qemu-system-x86 qemu-system-arm skopeo
 SAMPLE_REPO := build/sample-repo
 RELEASE := 24.03-LTS
 
