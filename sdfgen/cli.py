@@ -98,6 +98,32 @@ def inspect(
 
 
 @app.command()
+def train(
+    corpus: Annotated[
+        Path | None,
+        typer.Option("--corpus", help="Corpus directory (default ../shared/corpus).")] = None,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Where the model goes.")] = Path(
+        "models"),
+    evaluate: Annotated[
+        bool, typer.Option("--eval", help="Only evaluate (grouped CV) and print the report.")
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    folds: Annotated[int, typer.Option("--folds")] = 5,
+) -> None:
+    """Learn file roles from hand-written slices; --eval prints models/REPORT.md's content."""
+    from sdfgen import training
+    from sdfgen.corpus import default_corpus_dir
+
+    corpus_dir = corpus or default_corpus_dir(Path(__file__).resolve().parent.parent)
+    if evaluate:
+        report = training.evaluate(corpus_dir, folds=folds, seed=seed)
+        sys.stdout.write(training.render_report(report))
+        return
+    result = training.train(corpus_dir, out, seed=seed, folds=folds)
+    typer.echo(f"trained on {result.samples} files in {result.seconds:.1f} s: {result.model_path}")
+
+
+@app.command()
 def version() -> None:
     """Print sdfgen's version."""
     typer.echo(f"sdfgen {__version__}")

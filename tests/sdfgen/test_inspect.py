@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,53 @@ def test_unreachable_mirror_names_url(capsys: pytest.CaptureFixture[str], cache:
 def test_unsupported_arch(capsys: pytest.CaptureFixture[str], sample_mirror: str) -> None:
     assert main(["inspect", "zlib", "--mirror", sample_mirror, "--arch", "riscv64"]) == 2
     assert "unsupported arch 'riscv64'" in capsys.readouterr().err
+
+
+def _copy_repo(sample_repo_root: Path, dest: Path, arch: str = "x86_64") -> Path:
+    import shutil
+
+    source = sample_repo_root / "openEuler-24.03-LTS" / "OS" / arch
+    shutil.copytree(source, dest, symlinks=False)
+    return dest
+
+
+def test_checksum_mismatched_rpm_is_named_and_not_cached(
+        capsys: pytest.CaptureFixture[str], sample_repo_root: Path, tmp_path: Path) -> None:
+    repo = _copy_repo(sample_repo_root, tmp_path / "repo")
+    rpm = next((repo / "Packages").glob("zlib-*.rpm"))
+    data = bytearray(rpm.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, different content
+    rpm.write_bytes(bytes(data))
+    cache = tmp_path / "cache"
+    assert main(["inspect", "zlib", "--repo", str(repo), "--cache-dir", str(cache),
+                 "--arch", "x86_64"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert rpm.name in err and "checksum mismatch" in err
+    assert not [p for p in cache.rglob("*.rpm")], "a mismatched RPM must not be cached"
+
+
+def test_payload_escape_is_reported_not_followed(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """An RPM whose payload names '../' is served in a real repo; inspect reports it."""
+    import subprocess
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+    from builders import build_rpm, patch_payload_names
+
+    root = tmp_path / "root"
+    for name in ("aaaaaa", "bbbbbb"):
+        (root / "usr/share" / name).mkdir(parents=True)
+        (root / "usr/share" / name / "x").write_text(f"{name}\n")
+    rpm = build_rpm(tmp_path, "evil", root, "/usr/share/aaaaaa/x\n/usr/share/bbbbbb/x\n")
+    patched = patch_payload_names(rpm, {b"./usr/share/aaaaaa/x": b"./../../../../etc/xx"})
+    repo = tmp_path / "repo"
+    (repo / "Packages").mkdir(parents=True)
+    patched.rename(repo / "Packages" / "evil-1.0-1.x86_64.rpm")
+    subprocess.run(["createrepo_c", "-q", str(repo)], check=True)
+    assert main(["inspect", "evil", "--repo", str(repo), "--cache-dir",
+                 str(tmp_path / "cache"), "--arch", "x86_64", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["arches"]["x86_64"]
+    problems = {p["problem"] for p in report["problems"]}
+    assert "path escapes the root (..)" in problems
+    assert all(".." not in f["path"].split("/") for f in report["files"])

@@ -22,7 +22,7 @@ from sdfgen.facts import FileFlag, FileKind, PackageFile, PayloadProblem
 from sdfgen.rpmreader import decompressed_payload, read_rpm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-from builders import build_rpm, compile_c  # noqa: E402
+from builders import build_rpm, compile_c, patch_payload_names  # noqa: E402
 
 COMPRESSORS = {
     "gzip": "w9.gzdio", "xz": "w6.xzdio", "lzma": "w6.lzdio", "zstd": "w19.zstdio",
@@ -187,29 +187,6 @@ def test_elf_analysis_can_be_turned_off(rich_rpm: tuple[str, Path]) -> None:
 
 
 # --- unsafe payload names -------------------------------------------------------
-
-
-def patch_payload_names(rpm: Path, renames: dict[bytes, bytes], *,
-                        fix_digest: bool = True) -> Path:
-    """Rewrite cpio entry names in an uncompressed-payload RPM (same length each).
-
-    With ``fix_digest`` the header's payload digest is recomputed, as an attacker
-    who crafts a package would do (the header signature is not checked here).
-    """
-    blob = rpm.read_bytes()
-    start = blob.index(b"070701")  # an uncompressed payload starts with a cpio header
-    old_digest = hashlib.sha256(blob[start:]).hexdigest().encode()
-    assert blob.count(old_digest) >= 1  # PAYLOADDIGEST and PAYLOADDIGESTALT
-    for old, new in renames.items():
-        assert len(old) == len(new)
-        needle = old + b"\0"
-        assert blob.count(needle) == 1, old  # the header stores dir and base apart
-        blob = blob.replace(needle, new + b"\0")
-    if fix_digest:
-        blob = blob.replace(old_digest, hashlib.sha256(blob[start:]).hexdigest().encode())
-    out = rpm.with_name("patched.rpm")
-    out.write_bytes(blob)
-    return out
 
 
 def test_unsafe_payload_names_are_reported_and_never_used(tmp_path: Path) -> None:
