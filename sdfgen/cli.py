@@ -142,10 +142,22 @@ def _progress(console: Console, quiet: bool):  # type: ignore[no-untyped-def]
     return None if quiet or not console.is_terminal else DownloadProgress(console)
 
 
+def _register_commands() -> None:
+    from sdfgen.cli_sdf import register as register_sdf
+
+    register_sdf(app)
+
+
+_register_commands()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (testable without a subprocess)."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click hands back typer.Exit's code instead of exiting.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            return code
     except SdfgenError as exc:
         message = str(exc)
         suggestions = exc.suggestions if isinstance(exc, PackageNotFoundError) else ()

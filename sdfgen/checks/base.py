@@ -1,0 +1,46 @@
+"""What every check sees: the SDFs to check, all SDFs known, arches and packages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sdfgen.facts import ElfInfo, RpmPackage
+from sdfgen.findings import Finding, Severity
+from sdfgen.sdf import Sdf
+
+
+class PackageSource(Protocol):
+    """Read access to the packages of a repository, per arch."""
+
+    def package(self, arch: str, name: str) -> RpmPackage | None:
+        """The newest ``name`` on ``arch`` (read, with ELF facts), or None if absent."""
+
+    def providers(self, arch: str, soname: str, elf: ElfInfo) -> tuple[RpmPackage, ...]:
+        """The packages that provide ``soname`` for objects like ``elf`` on ``arch``."""
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """Input of a check run; ``packages`` is None when no repository was given."""
+
+    targets: tuple[Sdf, ...]
+    universe: dict[str, Sdf] = field(default_factory=dict)
+    arches: tuple[str, ...] = ("x86_64", "aarch64")
+    packages: PackageSource | None = None
+
+
+def sdf_file(sdf: Sdf) -> str:
+    """How findings name the SDF's file."""
+    return str(sdf.path) if sdf.path is not None else f"{sdf.package}.yaml"
+
+
+def finding(ids: dict[str, Severity], finding_id: str, sdf: Sdf, line: int | None,
+            message: str) -> Finding:
+    """A finding of ``finding_id`` (severity from ``ids``) at ``line`` of ``sdf``'s file."""
+    return Finding(sdf_file(sdf), line or 0, ids[finding_id], finding_id, message)
+
+
+def on_arches(arches: list[str]) -> str:
+    """" (on x86_64, aarch64)" for messages about some arches."""
+    return f" (on {', '.join(arches)})"
