@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from sdfgen.cli import (
+from sdfgen.cli_options import (
     ArchOpt,
     CacheOpt,
     MirrorOpt,
@@ -22,7 +22,7 @@ from sdfgen.cli import (
     RepofileOpt,
     RepoOpt,
     TimeoutOpt,
-    _repo_options,
+    repo_options,
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -52,7 +52,7 @@ def check(
     from sdfgen.findings import Severity, has_errors
     from sdfgen.session import open_session
 
-    options = _repo_options(release, mirror, repo, repofile, arch, cache_dir, timeout)
+    options = repo_options(release, mirror, repo, repofile, arch, cache_dir, timeout)
     targets = list(paths or [Path(".")])
     if mirror or repo or repofile:
         with open_session(options) as session:
@@ -100,7 +100,7 @@ def diff(
     before, after = load_sdf(old), load_sdf(new)
     result = diff_sdfs(before, after)
     if mirror or repo or repofile:
-        options = _repo_options(release, mirror, repo, repofile, arch, cache_dir, timeout)
+        options = repo_options(release, mirror, repo, repofile, arch, cache_dir, timeout)
         with open_session(options) as session:
             packages = SessionPackages(session)
             result = selection_changes(result, before, after, packages, tuple(session.arches))

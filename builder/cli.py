@@ -1,0 +1,160 @@
+"""The ``builder`` command line: ``builder build`` and ``builder smoke``.
+
+Thin: parse options, call ``builder.build`` / ``builder.smokecheck``, print. Exit
+codes live here and only here: 0 success, 1 a smoke check failed, 2 the command
+could not do its job (bad Distrofile or SDF, unreachable repository, corrupt RPM);
+every SdfgenError becomes one ``error: ...`` line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from builder.platform import Platform, parse_platform
+from sdfgen.cli_options import (
+    CacheOpt,
+    MirrorOpt,
+    ReleaseOpt,
+    RepofileOpt,
+    RepoOpt,
+    TimeoutOpt,
+)
+from sdfgen.climain import run_app
+from sdfgen.session import RepoOptions
+
+app = typer.Typer(
+    name="builder",
+    help="Build distroless images from openEuler slices and smoke-run them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+PlatformOpt = Annotated[
+    list[str] | None,
+    typer.Option("--platform", help="linux/amd64 and/or linux/arm64 (comma-separated or "
+                 "repeated; default: the Distrofile's / the build's)."),
+]
+LOG_TAIL = 15
+
+
+def _platforms(values: list[str] | None) -> tuple[Platform, ...]:
+    names = [name for value in values or () for name in value.split(",") if name.strip()]
+    return tuple(dict.fromkeys(parse_platform(name) for name in names))
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):8.2f} MiB"
+
+
+@app.command()
+def build(
+    distrofile: Annotated[Path, typer.Argument(help="The Distrofile (YAML) to build.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output directory: OCI layout, "
+                                      "docker/*.tar, sbom.spdx.json, build.json.")],
+    sdf_dir: Annotated[Path | None, typer.Option(
+        "--sdf-dir", help="Directory of SDFs (default: ../sdf from the Distrofile).")] = None,
+    platform: PlatformOpt = None,
+    release: ReleaseOpt = "24.03-LTS",
+    mirror: MirrorOpt = None,
+    repo: RepoOpt = None,
+    repofile: RepofileOpt = None,
+    cache_dir: CacheOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    source_date_epoch: Annotated[int | None, typer.Option(
+        "--source-date-epoch", help="Timestamp of the image (default: $SOURCE_DATE_EPOCH, "
+        "else the newest RPM build time).")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines.")] = False,
+) -> None:
+    """Cut the Distrofile's slices from the RPMs and write the image to OUT."""
+    from builder.build import build_image
+    from builder.distrofile import load_distrofile
+
+    spec = load_distrofile(distrofile)
+    options = RepoOptions(release=release, mirror=mirror, repos=tuple(repo or ()),
+                          repofiles=tuple(repofile or ()), cache_dir=cache_dir, timeout=timeout)
+
+    def log(message: str) -> None:
+        if not quiet:
+            typer.echo(message, err=True)
+
+    result = build_image(spec, sdf_dir=sdf_dir or spec.base_dir.parent / "sdf", out=out,
+                         repo=options, platforms=_platforms(platform),
+                         source_date_epoch=source_date_epoch, log=log)
+    typer.echo(f"built {spec.name} in {result.seconds:.1f} s: {result.out} "
+               f"(index {result.index_digest}, SOURCE_DATE_EPOCH {result.source_date_epoch})")
+    for arch in result.arches:
+        from_rpms = sum(cut.selected_bytes for _, cut in arch.cuts)
+        share = from_rpms / arch.package_bytes * 100 if arch.package_bytes else 0.0
+        typer.echo(f"{arch.platform}: cut in {arch.cut_seconds:.2f} s; image "
+                   f"{_mib(arch.image_bytes).strip()} (layer {_mib(arch.layer_bytes).strip()} "
+                   f"gzip'd); whole packages {_mib(arch.package_bytes).strip()} "
+                   f"({share:.1f}% of it kept)")
+        for meta, cut in arch.cuts:
+            typer.echo(f"  {meta.nevra:<52} {_mib(cut.selected_bytes)} of "
+                       f"{_mib(cut.package_bytes)}")
+            for ref, size in cut.slice_bytes.items():
+                typer.echo(f"    {ref:<50} {_mib(size)}")
+        builder_bytes = sum(e.written.size for e in arch.base_added) + sum(
+            f.size for f in arch.extra_files)
+        typer.echo(f"  {'builder: ' + str(len(arch.base_added)) + ' base entries, ':<34}"
+                   f"{str(len(arch.extra_files)) + ' Distrofile files':<18} "
+                   f"{_mib(builder_bytes)}")
+        typer.echo(f"  {'total':<52} {_mib(arch.image_bytes)} of "
+                   f"{_mib(arch.package_bytes)} in whole packages")
+
+
+@app.command("smoke")
+def smoke_command(
+    image: Annotated[Path, typer.Argument(help="An output directory of 'builder build'.")],
+    command: Annotated[list[str] | None, typer.Argument(
+        help="Command to run instead of the recorded checks (after --).")] = None,
+    platform: PlatformOpt = None,
+    mode: Annotated[str, typer.Option("--mode", help="chroot, system or both.")] = "chroot",
+    expect_exit: Annotated[int | None, typer.Option("--expect-exit")] = None,
+    expect_output: Annotated[str | None, typer.Option(
+        "--expect-output", help="Regex the output must contain.")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds per run.")] = None,
+    cache_dir: Annotated[Path, typer.Option(
+        "--cache-dir", help="Kernels, harnesses and apt state for system runs.")] = Path("build"),
+) -> None:
+    """Run the image's smoke checks (or CMD) per platform and mode; exit 1 if one fails."""
+    from builder.smokecheck import plan_smoke, run_plan
+
+    modes = ("chroot", "system") if mode == "both" else (mode,)
+    plan = plan_smoke(image, platforms=_platforms(platform), modes=modes,
+                      command=tuple(command or ()), expect_exit=expect_exit,
+                      expect_output=expect_output, timeout=timeout)
+    failed = 0
+    for check, result in run_plan(plan, cache_dir=cache_dir):
+        shown = " ".join(result.command)
+        verdict = "PASS" if result.passed else "FAIL"
+        typer.echo(f"{verdict} {str(result.platform):<14} {result.mode:<7} "
+                   f"{result.seconds:6.1f} s  {shown}")
+        if not result.passed:
+            failed += 1
+            typer.echo(f"     reason: {result.reason}")
+            tail = (result.log or result.output).rstrip().splitlines()[-LOG_TAIL:]
+            for line in tail:
+                typer.echo(f"     | {line}")
+        del check
+    if failed:
+        raise typer.Exit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (testable without a subprocess)."""
+    return run_app(app, argv)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
