@@ -17,8 +17,17 @@ import typer
 from rich.console import Console
 
 from sdfgen import __version__
-from sdfgen.errors import PackageNotFoundError, SdfgenError
-from sdfgen.session import RepoOptions
+from sdfgen.cli_options import (
+    ArchOpt,
+    CacheOpt,
+    MirrorOpt,
+    ReleaseOpt,
+    RepofileOpt,
+    RepoOpt,
+    TimeoutOpt,
+    repo_options,
+)
+from sdfgen.climain import run_app
 
 app = typer.Typer(
     name="sdfgen",
@@ -27,50 +36,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-DEFAULT_ARCHES = ("x86_64", "aarch64")
-
-# Options every command that reads packages shares.
-ReleaseOpt = Annotated[str, typer.Option("--release", help="openEuler release.")]
-MirrorOpt = Annotated[
-    str | None,
-    typer.Option("--mirror", help="Server with openEuler-{release}/{OS,everything,EPOL/main,"
-                 "update}/$basearch/ (default https://repo.openeuler.org/)."),
-]
-RepoOpt = Annotated[
-    list[str] | None,
-    typer.Option("--repo", help="A repository base URL or directory (repeatable)."),
-]
-RepofileOpt = Annotated[
-    list[Path] | None,
-    typer.Option("--repofile", help="A dnf .repo file (repeatable)."),
-]
-ArchOpt = Annotated[
-    list[str] | None,
-    typer.Option("--arch", help="x86_64 and/or aarch64 (repeatable; default both)."),
-]
-CacheOpt = Annotated[
-    Path | None,
-    typer.Option("--cache-dir", help="Metadata and RPM cache directory."),
-]
-TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", help="Network timeout in seconds per request.")
-]
-
-
-def _repo_options(release: str, mirror: str | None, repo: list[str] | None,
-                  repofile: list[Path] | None, arch: list[str] | None,
-                  cache_dir: Path | None, timeout: float) -> RepoOptions:
-    return RepoOptions(
-        release=release,
-        mirror=mirror,
-        repos=tuple(repo or ()),
-        repofiles=tuple(repofile or ()),
-        arches=tuple(arch or DEFAULT_ARCHES),
-        cache_dir=cache_dir,
-        timeout=timeout,
-    )
-
 
 @app.command()
 def inspect(
@@ -88,7 +53,7 @@ def inspect(
     from sdfgen.inspect import inspect_package, report_to_json
     from sdfgen.render import render_inspect
 
-    options = _repo_options(release, mirror, repo, repofile, arch, cache_dir, timeout)
+    options = repo_options(release, mirror, repo, repofile, arch, cache_dir, timeout)
     console = Console(stderr=True)
     reports = inspect_package(package, options, progress=_progress(console, as_json))
     if as_json:
@@ -143,8 +108,10 @@ def _progress(console: Console, quiet: bool):  # type: ignore[no-untyped-def]
 
 
 def _register_commands() -> None:
+    from sdfgen.cli_propose import register as register_propose
     from sdfgen.cli_sdf import register as register_sdf
 
+    register_propose(app)
     register_sdf(app)
 
 
@@ -153,34 +120,7 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (testable without a subprocess)."""
-    try:
-        # Without standalone mode click hands back typer.Exit's code instead of exiting.
-        code = app(args=argv, standalone_mode=False)
-        if isinstance(code, int) and code:
-            return code
-    except SdfgenError as exc:
-        message = str(exc)
-        suggestions = exc.suggestions if isinstance(exc, PackageNotFoundError) else ()
-        if suggestions and "did you mean" not in message:
-            message += f"; did you mean: {', '.join(suggestions)}?"
-        typer.echo(f"error: {message}", err=True)
-        return 2
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted", err=True)
-        return 130
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        typer.echo("error: aborted", err=True)
-        return 1
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return 2
-        raise
-    return 0
+    return run_app(app, argv)
 
 
 def run() -> None:
