@@ -21,6 +21,7 @@ names. Everything here is pure: facts in, a :class:`SlicePlan` out.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from collections import Counter
@@ -160,9 +161,70 @@ def plan_slices(package: str, files_by_arch: Mapping[str, Sequence[PackageFile]]
         for path, (role, decision, uncertain) in sorted(roles[arch].items()):
             name = names.name(arch, path, role) if role.included else None
             choices[arch][path] = FileChoice(path, role, decision, name, uncertain)
+    _break_link_cycles(files, choices)
     used = {c.slice for per_arch in choices.values() for c in per_arch.values() if c.slice}
     order = tuple(sorted(used, key=names.rank))
     return SlicePlan(package, arches, files, choices, order)
+
+
+def _break_link_cycles(files: Mapping[str, Mapping[str, PackageFile]],
+                       choices: dict[str, dict[str, FileChoice]]) -> None:
+    """Move symlinks so that slices of one package never depend on each other in a ring.
+
+    A symlink needs the slice of its target; tzdata's Asia/Istanbul -> ../Europe/Istanbul
+    and Europe/Nicosia -> ../Asia/Nicosia would make ``asia`` and ``europe`` depend on
+    each other, a cycle chisel refuses and ``sdfgen check`` reports. While a cycle
+    remains, the links of its thinnest edge move into their targets' slice.
+    """
+    while True:
+        edges: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for arch, per_arch in files.items():
+            for path, file in per_arch.items():
+                if file.kind is not FileKind.SYMLINK or not file.link_target:
+                    continue
+                source = choices[arch].get(path)
+                target = choices[arch].get(resolve_link(path, file.link_target))
+                if (source is None or target is None or source.slice is None
+                        or target.slice is None or source.slice == target.slice):
+                    continue
+                edges.setdefault((source.slice, target.slice), []).append((arch, path))
+        cycle = _find_cycle(set(edges))
+        if not cycle:
+            return
+        edge = min(cycle, key=lambda e: (len(edges[e]), e))
+        for arch, path in edges[edge]:
+            choices[arch][path] = dataclasses.replace(choices[arch][path], slice=edge[1])
+
+
+def _find_cycle(edges: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The edges of one cycle of the directed graph ``edges`` (empty: acyclic)."""
+    graph: dict[str, list[str]] = {}
+    for a, b in sorted(edges):
+        graph.setdefault(a, []).append(b)
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[tuple[str, str]]:
+        state[node] = 1
+        path.append(node)
+        for nxt in graph.get(node, ()):
+            if state.get(nxt) == 1:
+                ring = path[path.index(nxt):] + [nxt]
+                return list(zip(ring, ring[1:], strict=False))
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return []
 
 
 def _fold(path: str) -> str:

@@ -103,6 +103,11 @@ def test_tzdata_by_region_and_glibc_bins(sample_mirror: str, cache: str,
     assert {"africa", "america", "asia", "europe", "pacific", "base", "copyright"} <= regions
     assert "/usr/share/zoneinfo/Africa/**" in tzdata["slices"]["africa"]["contents"]["common"]
     assert "tzdata_america" in tzdata["slices"]["brazil"]["deps"]  # Brazil/* link there
+    # Asia/Istanbul -> Europe and Europe/Nicosia -> Asia would make a dep ring: one link
+    # moves to its target's slice instead.
+    asia, europe = tzdata["slices"]["asia"], tzdata["slices"]["europe"]
+    assert not ("tzdata_europe" in (asia.get("deps") or [])
+                and "tzdata_asia" in (europe.get("deps") or []))
     slices = glibc["slices"]
     for binary in ("getconf", "getent", "iconv", "ldconfig", "zdump"):
         assert binary in slices, binary
@@ -254,6 +259,8 @@ def test_all_packages_and_every_glob(sample_mirror: str, cache: str, tmp_path: P
                         chosen |= set(placement.paths(arch))
                     assert chosen == members[arch], (name, slice_.name, arch)
     assert globs_checked > 100
+    # ... and the whole proposed release passes sdfgen check against the repository.
+    assert main(["check", str(out), "--mirror", sample_mirror, "--cache-dir", cache]) == 0
 
 
 def test_placement_refuses_globs_that_overreach() -> None:
