@@ -12,7 +12,7 @@ APT_PACKAGES := rpm createrepo-c cpio zstd dpkg gcc g++ make ca-certificates \
 SAMPLE_REPO := build/sample-repo
 RELEASE := 24.03-LTS
 
-.PHONY: setup system-packages venv sample-repo test demo bench lint clean
+.PHONY: setup system-packages venv sample-repo apps test demo bench lint clean
 
 setup: system-packages venv
 
@@ -38,14 +38,19 @@ $(VENV)/.stamp: pyproject.toml
 sample-repo: setup
 	$(PY) samples/mkrepo.py --out $(SAMPLE_REPO) --release $(RELEASE)
 
-test: setup sample-repo
+# The sample images' example programs, compiled for x86_64 and aarch64.
+apps: setup
+	sh samples/apps/build.sh build/apps
+
+test: setup sample-repo apps
 	$(PY) -m pytest -q
 
-demo: setup sample-repo
+demo: setup sample-repo apps
 	$(PY) samples/demo.py --repo-root $(SAMPLE_REPO) --release $(RELEASE)
 
-bench: setup sample-repo
+bench: setup sample-repo apps
 	$(PY) benchmarks/repo_metadata.py
+	$(PY) benchmarks/cut.py
 
 lint: setup
 	$(VENV)/bin/ruff check sdfgen builder tests samples benchmarks

@@ -64,6 +64,14 @@ _DATA_DIRS = re.compile(
 _LOCALE_DATA = re.compile(r"^/usr/lib\w*/locale/|^/usr/share/i18n/|^/usr/share/X11/locale/")
 _TRANSLATION = re.compile(r"^/usr/share/locale/.*\.mo$|^/usr/share/locale/")
 _COPYRIGHT = re.compile(r"^/usr/share/licenses/|^/usr/share/doc/[^/]+/copyright$")
+# The interpreter's own standard library (python3's os.py, json/): always needed by the
+# interpreter, though a path model trained on packages that leave .py files out (the
+# corpus's python3-lib2to3) would drop it. Site packages and tool trees are not meant.
+_PY_STDLIB = re.compile(
+    r"^/usr/lib\w*/python3\.\d+/(?!site-packages/|dist-packages/|lib2to3/|idlelib/|"
+    r"tkinter/|turtledemo/|test/)[^ ]*\.py$"
+)
+_PY_STDLIB_PACKAGE = re.compile(r"^(?:lib)?python3(?:\.\d+)?(?:-(?:libs|stdlib|minimal))?$")
 _LANG_LIBS = re.compile(
     r"^/usr/lib\w*/python[\d.]*/|^/usr/share/(?:python3?|perl5?|ruby|lua)/|"
     r"^/usr/lib\w*/(?:perl5?|ruby|lua|node_modules)/|^/usr/share/nodejs/"
@@ -137,6 +145,10 @@ def _from_facts(path: str, package: str, file: PackageFile) -> RuleDecision | No
             if elf.soname:
                 return RuleDecision(Role.MODULES, True, f"plugin with SONAME {elf.soname}")
             return RuleDecision(Role.MODULES, True, "ELF shared object without SONAME (plugin)")
+    if _PY_STDLIB.search(path) and _PY_STDLIB_PACKAGE.match(package):
+        # Stdlib modules with a shebang and x bits (platform.py, cgi.py) are imported,
+        # not run: they belong with the rest of the standard library.
+        return RuleDecision(Role.LIBS, True, "the interpreter's standard library")
     if file.shebang and (file.mode & 0o111 or _LIBEXEC.search(path)):
         return RuleDecision(Role.SCRIPTS, True, f"script run by {file.shebang}")
     return None
@@ -191,6 +203,8 @@ def _from_path(path: str, package: str) -> RuleDecision:
         return RuleDecision(Role.MODULES, False, f"interpreter module (*{name[name.rfind('.'):]})")
     if name.endswith(".rlib") or name.endswith(".jar"):
         return RuleDecision(Role.LIBS, False, f"library archive (*{name[name.rfind('.'):]})")
+    if _PY_STDLIB.search(path) and _PY_STDLIB_PACKAGE.match(package):
+        return RuleDecision(Role.LIBS, True, "the interpreter's standard library")
     if _LANG_LIBS.search(path):
         return RuleDecision(Role.LIBS, False, "language library code")
     if path.startswith("/usr/share/"):

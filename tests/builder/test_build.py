@@ -232,3 +232,24 @@ def test_unsafe_payload_entry_is_refused(tmp_path: Path,
         in err, err
     assert not (tmp_path / "evilfile").exists() and not (tmp_path / "deep" / "evilfile").exists()
     assert not (work / "out").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("image", ["python", "openssl"])
+def test_images_from_proposed_sdfs_pass_smoke(image: str, tmp_path: Path, sample_mirror: str,
+                                              cache: Path, apps: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """What proves a proposal: the image built from `sdfgen propose --all` runs its app."""
+    from sdfgen.cli import main as sdfgen_main
+
+    proposed = tmp_path / "proposed"
+    assert sdfgen_main(["propose", "--all", "--mirror", sample_mirror, "--cache-dir", str(cache),
+                        "-o", str(proposed)]) == 0
+    spec = SAMPLES / "distrofiles" / "proposed" / f"{image}.yaml"
+    out = tmp_path / "image"
+    assert main(["build", str(spec), "--sdf-dir", str(proposed), "-o", str(out), "--mirror",
+                 sample_mirror, "--cache-dir", str(cache), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["smoke", str(out), "--mode", "chroot"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("PASS")]
+    assert {line.split()[1] for line in lines} == {"linux/amd64", "linux/arm64/v8"}

@@ -139,3 +139,21 @@ def test_helpers() -> None:
 def test_slice_name_mapping(name: str | None, path: str, role: Role) -> None:
     label = role_for_slice(name, path)
     assert label.role is role and label.slice_name == name
+
+
+@pytest.mark.parametrize("package", ["python3", "python3.11", "libpython3.11-stdlib"])
+def test_interpreter_stdlib_is_libs_even_with_a_shebang(package: str) -> None:
+    script = PackageFile(path="/usr/lib/python3.11/platform.py", kind=FileKind.FILE,
+                         mode=0o755, shebang="/usr/bin/env")
+    for path, file in (("/usr/lib/python3.11/os.py", None),
+                       ("/usr/lib/python3.11/json/decoder.py", None),
+                       (script.path, script)):
+        decision = classify_by_rules(path, package, file=file)
+        assert decision.role is Role.LIBS and decision.confident, (path, decision)
+
+
+def test_stdlib_rule_is_only_for_the_interpreter_package() -> None:
+    for path, package in (("/usr/lib/python3.11/os.py", "python3-foo"),
+                          ("/usr/lib/python3.11/lib2to3/main.py", "python3"),
+                          ("/usr/lib/python3.11/site-packages/x.py", "python3")):
+        assert not classify_by_rules(path, package).confident, (path, package)
