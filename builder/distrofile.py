@@ -26,7 +26,7 @@ from typing import Any
 from builder.errors import BuildError
 from builder.platform import Platform, parse_platform
 from sdfgen.errors import ConfigError
-from sdfgen.sdf import SdfError, SliceRef, parse_slice_ref
+from sdfgen.sdf import SdfError, SliceRef, parse_slice_ref, yaml_kind
 from sdfgen.sdfdoc import item_line, key_line, load_document, node_line
 
 REQUIRED_KEYS = ("name", "base", "platforms", "parts")
@@ -117,7 +117,7 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise self.fail(self.line(key), f"{key!r} must be a string, not {_kind(value)}")
+            raise self.fail(self.line(key), f"{key!r} must be a string, not {yaml_kind(value)}")
         return str(value)
 
     def string_list(self, key: str, value: Any, line: int | None) -> tuple[str, ...]:
@@ -127,12 +127,13 @@ class _Reader:
             raise self.fail(line, f"{key!r} must be a list, not a string "
                             f"(write '{key}: [{value}]' or one '- {value}' per line)")
         if not isinstance(value, list):
-            raise self.fail(line, f"{key!r} must be a list, not {_kind(value)}")
+            raise self.fail(line, f"{key!r} must be a list, not {yaml_kind(value)}")
         items = []
         for index, item in enumerate(value):
             if not isinstance(item, str | int) or isinstance(item, bool):
                 raise self.fail(item_line(value, index) or line,
-                                f"{key!r} entry {index + 1} must be a string, not {_kind(item)}")
+                                f"{key!r} entry {index + 1} must be a string, "
+                                f"not {yaml_kind(item)}")
             items.append(str(item))
         return tuple(items)
 
@@ -146,7 +147,7 @@ def load_distrofile(path: Path) -> Distrofile:
         raise ConfigError(str(exc)) from exc
     data = doc.data
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a Distrofile is a map of keys, not {_kind(data)}")
+        raise ConfigError(f"{path}: a Distrofile is a map of keys, not {yaml_kind(data)}")
     reader = _Reader(path, data)
     for key in data:
         if key not in REQUIRED_KEYS + OPTIONAL_KEYS:
@@ -170,7 +171,7 @@ def load_distrofile(path: Path) -> Distrofile:
             raise reader.fail(reader.line("env"), f"'env' entry {item!r} is not NAME=VALUE")
     labels = data.get("labels") or {}
     if not isinstance(labels, dict):
-        raise reader.fail(reader.line("labels"), f"'labels' must be a map, not {_kind(labels)}")
+        raise reader.fail(reader.line("labels"), f"'labels' must be a map, not {yaml_kind(labels)}")
     workdir = reader.string("workdir", "/")
     if not workdir.startswith("/"):
         raise reader.fail(reader.line("workdir"), f"'workdir' {workdir!r} is not absolute")
@@ -227,12 +228,13 @@ def _files(reader: _Reader) -> tuple[ExtraFile, ...]:
         return ()
     if not isinstance(raw, list):
         raise reader.fail(line, f"'files' must be a list of {{src, dest, mode}}, "
-                          f"not {_kind(raw)}")
+                          f"not {yaml_kind(raw)}")
     files = []
     for index, item in enumerate(raw):
         where = item_line(raw, index) or node_line(item) or line
         if not isinstance(item, dict):
-            raise reader.fail(where, f"'files' entry {index + 1} must be a map, not {_kind(item)}")
+            raise reader.fail(where, f"'files' entry {index + 1} must be a map, "
+                              f"not {yaml_kind(item)}")
         for key in item:
             if key not in FILE_KEYS:
                 raise reader.fail(where, f"'files' entry {index + 1}: unknown key {key!r} "
@@ -269,13 +271,13 @@ def _smoke(reader: _Reader) -> tuple[SmokeCheck, ...]:
     if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, list):
-        raise reader.fail(line, f"'smoke' must be a list of checks, not {_kind(raw)}")
+        raise reader.fail(line, f"'smoke' must be a list of checks, not {yaml_kind(raw)}")
     checks = []
     for index, item in enumerate(raw):
         where = item_line(raw, index) or line
         if not isinstance(item, dict):
             raise reader.fail(where, f"'smoke' check {index + 1} must be a map, "
-                              f"not {_kind(item)}")
+                              f"not {yaml_kind(item)}")
         for key in item:
             if key not in SMOKE_KEYS:
                 raise reader.fail(where, f"'smoke' check {index + 1}: unknown key {key!r} "
@@ -293,19 +295,3 @@ def _smoke(reader: _Reader) -> tuple[SmokeCheck, ...]:
             raise reader.fail(where, f"'smoke' check {index + 1}: 'timeout' must be seconds > 0")
         checks.append(SmokeCheck(command, int(expect_exit), expect_output, float(timeout)))
     return tuple(checks)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "empty"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a map"
-    return f"a {type(value).__name__}"

@@ -34,3 +34,7 @@ class PackageNotFoundError(SdfgenError):
 
 class RpmError(SdfgenError):
     """An RPM file could not be read: bad lead/header, unknown or corrupt payload."""
+
+
+class SdfError(SdfgenError):
+    """An SDF file could not be read or edited (unreadable, not YAML)."""

@@ -175,7 +175,7 @@ class _Builder:
             return Sdf(stem, path=doc.path, schema_problems=tuple(self.problems))
         if not isinstance(data, dict):
             self.problem("wrong-type", node_line(data) or 1,
-                         f"top level is {_kind(data)}, not a map")
+                         f"top level is {yaml_kind(data)}, not a map")
             return Sdf(stem, path=doc.path, schema_problems=tuple(self.problems))
         for key in data:
             if key not in TOP_KEYS:
@@ -187,7 +187,7 @@ class _Builder:
             self.problem("missing-key", 1, "no 'package' key")
         elif not isinstance(declared, str) or not declared:
             self.problem("wrong-type", package_line,
-                         f"'package' is {_kind(declared)}, not a package name")
+                         f"'package' is {yaml_kind(declared)}, not a package name")
             declared = None
         deps = self.deps(data, "deps", "top-level deps")
         slices: dict[str, SliceDef] = {}
@@ -196,7 +196,7 @@ class _Builder:
             self.problem("missing-key", 1, "no 'slices' key")
         elif not isinstance(raw_slices, dict):
             self.problem("wrong-type", key_line(data, "slices"),
-                         f"'slices' is {_kind(raw_slices)}, not a map")
+                         f"'slices' is {yaml_kind(raw_slices)}, not a map")
         else:
             for name, body in raw_slices.items():
                 slices[str(name)] = self.slice(str(name), body, key_line(raw_slices, name))
@@ -210,13 +210,13 @@ class _Builder:
         raw = parent[key]
         if not isinstance(raw, list):
             self.problem("wrong-type", key_line(parent, key),
-                         f"{where} is {_kind(raw)}, not a list of PACKAGE_SLICE")
+                         f"{where} is {yaml_kind(raw)}, not a list of PACKAGE_SLICE")
             return ()
         refs: list[SliceRef] = []
         for index, item in enumerate(raw):
             line = item_line(raw, index)
             if not isinstance(item, str):
-                self.problem("wrong-type", line, f"{where} entry is {_kind(item)}, "
+                self.problem("wrong-type", line, f"{where} entry is {yaml_kind(item)}, "
                              "not a PACKAGE_SLICE string")
                 continue
             try:
@@ -230,7 +230,7 @@ class _Builder:
         if body is None:
             return SliceDef(name, line=line)
         if not isinstance(body, dict):
-            self.problem("wrong-type", line, f"{where} is {_kind(body)}, not a map")
+            self.problem("wrong-type", line, f"{where} is {yaml_kind(body)}, not a map")
             return SliceDef(name, line=line)
         for key in body:
             if key not in SLICE_KEYS:
@@ -244,7 +244,7 @@ class _Builder:
             return SliceDef(name, deps, line=line)
         if not isinstance(contents, dict):
             self.problem("wrong-type", key_line(body, "contents"),
-                         f"{where}: contents is {_kind(contents)}, not a map")
+                         f"{where}: contents is {yaml_kind(contents)}, not a map")
             return SliceDef(name, deps, line=line)
         stray = [key for key in contents if isinstance(key, str) and key.startswith("/")]
         if stray:
@@ -273,7 +273,7 @@ class _Builder:
                                              f"{where} contents.extra.{platform}")
         elif raw_extra is not None:
             self.problem("wrong-type", key_line(contents, "extra"),
-                         f"{where}: contents.extra is {_kind(raw_extra)}, not a map")
+                         f"{where}: contents.extra is {yaml_kind(raw_extra)}, not a map")
         return SliceDef(name, deps, common, extra, line)
 
     def rules(self, parent: dict[str, Any], key: str, where: str) -> tuple[PathRule, ...]:
@@ -295,7 +295,7 @@ class _Builder:
             return tuple(PathRule(item, item_line(raw, i) or line)
                          for i, item in enumerate(raw) if isinstance(item, str))
         if not isinstance(raw, dict):
-            self.problem("wrong-type", line, f"{where} is {_kind(raw)}, not a map of paths")
+            self.problem("wrong-type", line, f"{where} is {yaml_kind(raw)}, not a map of paths")
             return ()
         rules: list[PathRule] = []
         for pattern, options in raw.items():
@@ -311,7 +311,8 @@ class _Builder:
         return tuple(rules)
 
 
-def _kind(value: Any) -> str:
+def yaml_kind(value: Any) -> str:
+    """How a message names the YAML type of ``value``: "a string", "a map", "empty"."""
     if value is None:
         return "empty"
     if isinstance(value, bool):

@@ -28,13 +28,9 @@ from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.tokens import CommentToken
 
-from sdfgen.errors import SdfgenError
+from sdfgen.errors import SdfError
 
-
-class SdfError(SdfgenError):
-    """An SDF file could not be read, parsed or edited (the message names file and line).
-
-    Re-exported as ``sdfgen.sdf.SdfError``; belongs in ``sdfgen.errors`` eventually."""
+__all__ = ["SdfError"]  # re-exported; also as sdfgen.sdf.SdfError
 
 
 @dataclass(frozen=True)
