@@ -99,13 +99,18 @@ def diff(
 
     before, after = load_sdf(old), load_sdf(new)
     result = diff_sdfs(before, after)
+    compared: tuple[str, ...] = ()
     if mirror or repo or repofile:
         options = repo_options(release, mirror, repo, repofile, arch, cache_dir, timeout)
         with open_session(options) as session:
             packages = SessionPackages(session)
-            result = selection_changes(result, before, after, packages, tuple(session.arches))
+            compared = tuple(session.arches)
+            result = selection_changes(result, before, after, packages, compared)
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
     else:
         for line in render_diff(result):
             typer.echo(line)
+        if compared and not result.selections:
+            # Rules may change while what they select does not: say so, it is the point.
+            typer.echo(f"files selected: unchanged on {', '.join(compared)}")

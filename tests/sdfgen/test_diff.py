@@ -121,3 +121,13 @@ def test_diff_of_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     bad.write_text("slices: [\n")
     assert _cli("diff", str(old), str(bad)) == 2
     assert capsys.readouterr().err.startswith(f"error: {bad}:2: not valid YAML")
+
+
+def test_rules_changed_selection_unchanged_is_said(tmp_path: Path, sample_mirror: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """With a repository, an unchanged selection is stated, not left to be inferred."""
+    old, _new = _files(tmp_path)
+    assert _cli("diff", str(old), str(old), "--mirror", sample_mirror,
+                "--cache-dir", str(tmp_path / "cache")) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["no semantic change", "files selected: unchanged on x86_64, aarch64"]
