@@ -13,7 +13,7 @@ so is any unsafe payload entry: the package is refused, not partly trusted.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -21,7 +21,7 @@ from typing import BinaryIO
 from builder.errors import BuildError
 from builder.rootwriter import RootWriter, Written
 from sdfgen.facts import FileFlag, FileKind, PackageFile, RpmPackage
-from sdfgen.globs import is_glob, matches
+from sdfgen.globs import any_matcher, is_glob, matcher
 from sdfgen.rpmreader import read_rpm
 from sdfgen.sdf import PathRule, SliceRef
 
@@ -76,27 +76,34 @@ class _Selector:
         self.selections = selections
         self.hits: set[tuple[int, int]] = set()
         self._memo: dict[str, tuple[str, ...]] = {}
-        # Literal paths are looked up, only globs are matched (most rules are literal).
+        # Literal paths are looked up, only globs are matched (most rules are literal);
+        # one regex of all globs rejects most paths before any single glob is tried.
         self._literal: dict[str, list[tuple[int, int]]] = {}
-        self._globs: list[tuple[int, int, str, str]] = []
+        self._globs: list[tuple[int, int, str, Callable[[str], bool]]] = []
         for s_index, selection in enumerate(selections):
             for r_index, rule in enumerate(selection.rules):
                 if is_glob(rule.pattern):
                     # A glob can only select paths starting with its literal head.
                     head = re.split(r"[*?\[]", rule.pattern, maxsplit=1)[0]
-                    self._globs.append((s_index, r_index, rule.pattern, head))
+                    self._globs.append((s_index, r_index, head, matcher(rule.pattern)))
                 else:
                     self._literal.setdefault(rule.pattern, []).append((s_index, r_index))
+        self._any_glob = any_matcher(rule.pattern for selection in selections
+                                     for rule in selection.rules if is_glob(rule.pattern))
+        self._refs = [str(selection.ref) for selection in selections]
 
     def slices_of(self, path: str) -> tuple[str, ...]:
         found = self._memo.get(path)
         if found is None:
-            hits = list(self._literal.get(path, ()))
-            hits += [(s, r) for s, r, pattern, head in self._globs
-                     if path.startswith(head) and matches(pattern, path)]
+            hits = self._literal.get(path, [])
+            if self._globs and self._any_glob(path):
+                hits = hits + [(s, r) for s, r, head, match in self._globs
+                               if path.startswith(head) and match(path)]
+            if not hits:
+                found = self._memo[path] = ()
+                return found
             self.hits.update(hits)
-            names = dict.fromkeys(str(self.selections[s].ref) for s, _ in sorted(hits))
-            found = self._memo[path] = tuple(names)
+            found = self._memo[path] = tuple(dict.fromkeys(self._refs[s] for s, _ in sorted(hits)))
         return found
 
     def unmatched(self) -> list[tuple[SliceSelection, PathRule]]:

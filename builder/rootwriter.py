@@ -16,15 +16,15 @@ import hashlib
 import os
 import shutil
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from builder.errors import BuildError
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_BAD_NAMES = frozenset(("", ".", ".."))
 COPY_CHUNK = 1 << 20
 _MAX_CACHED_FDS = 256  # well below the usual limit of 1024 open files
 
@@ -109,18 +109,27 @@ class RootWriter:
                         f"image path {path}: {key} is a symlink or not a directory "
                         "in the image; refusing to write through it") from exc
                 raise
+        self._remember(key, fd)
+        return fd
+
+    def _remember(self, key: str, fd: int) -> None:
         if len(self._fds) >= _MAX_CACHED_FDS:
             self.close()
         self._fds[key] = fd
-        return fd
 
-    @contextmanager
-    def _parent(self, path: str, *, create: bool = True) -> Iterator[tuple[int, str]]:
+    def _parent(self, path: str, *, create: bool = True) -> tuple[int, str]:
         """An fd of the directory holding ``path`` (creating missing ones) and its name."""
+        # Fast path: the parent is already open. Cache keys are canonical paths that
+        # split_path accepted, so only the last component needs checking here.
+        head, _, name = path.rpartition("/")
+        if name not in _BAD_NAMES:
+            cached = self._fds.get(head or "/")
+            if cached is not None and path.startswith("/"):
+                return cached, name
         parts = split_path(path)
         if not parts:
             raise BuildError("the image root itself cannot be written")
-        yield self._dir_fd(parts[:-1], path, create=create), parts[-1]
+        return self._dir_fd(parts[:-1], path, create=create), parts[-1]
 
     def close(self) -> None:
         """Close the cached directory fds (they are reopened on demand)."""
@@ -128,22 +137,25 @@ class RootWriter:
             os.close(fd)
         self._fds.clear()
 
-    def _claim(self, path: str, fd: int, name: str, origin: str) -> None:
-        try:
-            st = os.lstat(name, dir_fd=fd)
-        except FileNotFoundError:
-            self.origin[path] = origin
-            return
+    def _refuse(self, path: str, st: os.stat_result, origin: str) -> NoReturn:
         kind = "directory" if stat.S_ISDIR(st.st_mode) else "file"
         raise BuildError(f"{origin}: {path} is already in the image as a {kind} "
                          f"from {self.origin.get(path, 'an earlier step')}")
 
+    def _exists(self, path: str, fd: int, name: str, origin: str, exc: OSError) -> NoReturn:
+        """Raise the conflict error for ``name`` that creating it found in the way."""
+        try:
+            st = os.lstat(name, dir_fd=fd)
+        except OSError:
+            raise exc from None
+        self._refuse(path, st, origin)
+
     def lexists(self, path: str) -> bool:
         """Whether ``path`` is in the image (as anything, a dangling symlink included)."""
         try:
-            with self._parent(path, create=False) as (fd, name):
-                os.lstat(name, dir_fd=fd)
-                return True
+            fd, name = self._parent(path, create=False)
+            os.lstat(name, dir_fd=fd)
+            return True
         except (FileNotFoundError, NotADirectoryError):
             return False
         except BuildError:
@@ -152,7 +164,9 @@ class RootWriter:
     def mkdir(self, path: str, *, mode: int, uid: int, gid: int, mtime: int,
               origin: str) -> None:
         """Create (or adopt) directory ``path`` and give it mode, owner and mtime."""
-        with self._parent(path) as (parent, name):
+        fd = self._fds.get(path)  # only canonical paths are keys; else opened below
+        if fd is None:
+            parent, name = self._parent(path)
             try:
                 os.mkdir(name, 0o700, dir_fd=parent)
                 self.origin[path] = origin
@@ -164,34 +178,38 @@ class RootWriter:
                 raise BuildError(f"{origin}: directory {path} is already in the image as "
                                  f"a file from {self.origin.get(path, 'an earlier step')}"
                                  ) from exc
-            try:
-                os.fchown(fd, uid, gid)
-                os.fchmod(fd, mode)  # after chown, which clears set-id bits
-            finally:
-                os.close(fd)
+            # Kept open: the files of the directory are usually written next.
+            self._remember("/" + "/".join(split_path(path)), fd)
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)  # after chown, which clears set-id bits
         self._dir_times[path] = mtime
 
     def write_file(self, path: str, stream: BinaryIO, *, mode: int, uid: int, gid: int,
                    mtime: int, origin: str) -> Written:
         """Create regular file ``path`` from ``stream``; refuse an existing entry."""
-        with self._parent(path) as (parent, name):
-            self._claim(path, parent, name, origin)
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o600, dir_fd=parent)
-            digest = hashlib.sha256()
-            size = 0
-            with os.fdopen(fd, "wb", closefd=True) as out:
-                while True:
-                    chunk = stream.read(COPY_CHUNK)
-                    if not chunk:
-                        break
-                    digest.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fchown(out.fileno(), uid, gid)
-                os.fchmod(out.fileno(), mode)
-                os.utime(out.fileno(), (mtime, mtime))
+        parent, name = self._parent(path)
+        try:
+            # O_EXCL refuses any existing name, a symlink included (never followed).
+            fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=parent)
+        except FileExistsError as exc:
+            self._exists(path, parent, name, origin, exc)
+        self.origin[path] = origin
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            while chunk := stream.read(COPY_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                written = os.write(fd, chunk)
+                if written < len(chunk):  # short writes are rare: copy only then
+                    view = memoryview(chunk)
+                    while written < len(chunk):
+                        written += os.write(fd, view[written:])
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)  # after chown, which clears set-id bits
+            os.utime(fd, (mtime, mtime))
+        finally:
+            os.close(fd)
         return Written(size, digest.hexdigest())
 
     def copy_in(self, path: str, source: Path, *, mode: int, uid: int, gid: int, mtime: int,
@@ -209,22 +227,34 @@ class RootWriter:
         if symlink_escapes(path, target):
             raise BuildError(f"{origin}: symlink {path} -> {target} points outside the "
                              "image root; refusing it")
-        with self._parent(path) as (parent, name):
-            self._claim(path, parent, name, origin)
+        parent, name = self._parent(path)
+        try:
             os.symlink(target, name, dir_fd=parent)
-            os.chown(name, uid, gid, dir_fd=parent, follow_symlinks=False)
-            os.utime(name, (mtime, mtime), dir_fd=parent, follow_symlinks=False)
+        except FileExistsError as exc:
+            self._exists(path, parent, name, origin, exc)
+        self.origin[path] = origin
+        os.chown(name, uid, gid, dir_fd=parent, follow_symlinks=False)
+        os.utime(name, (mtime, mtime), dir_fd=parent, follow_symlinks=False)
 
     def hardlink(self, path: str, existing: str, *, origin: str) -> None:
         """Create ``path`` as a hard link to the regular file ``existing`` (both in the image)."""
-        with self._parent(existing, create=False) as (src_parent, src_name):
+        cached, src_name = self._parent(existing, create=False)
+        # A duplicate: resolving the second path may evict (close) cached fds.
+        src_parent = os.dup(cached)
+        try:
             st = os.lstat(src_name, dir_fd=src_parent)
             if not stat.S_ISREG(st.st_mode):
-                raise BuildError(f"{origin}: hard link {path}: {existing} is not a regular file")
-            with self._parent(path) as (parent, name):
-                self._claim(path, parent, name, origin)
+                raise BuildError(f"{origin}: hard link {path}: {existing} is not a regular "
+                                 "file")
+            parent, name = self._parent(path)
+            try:
                 os.link(src_name, name, src_dir_fd=src_parent, dst_dir_fd=parent,
                         follow_symlinks=False)
+            except FileExistsError as exc:
+                self._exists(path, parent, name, origin, exc)
+        finally:
+            os.close(src_parent)
+        self.origin[path] = origin
 
     def finish(self) -> None:
         """Give directories their recorded mtimes (deepest first: writes change them).
@@ -237,12 +267,16 @@ class RootWriter:
         self.close()
 
     def _set_dir_time(self, path: str, mtime: int) -> None:
-        with self._parent(path, create=False) as (parent, name):
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
-            try:
-                os.utime(fd, (mtime, mtime))
-            finally:
-                os.close(fd)
+        cached = self._fds.get(path)
+        if cached is not None:
+            os.utime(cached, (mtime, mtime))
+            return
+        parent, name = self._parent(path, create=False)
+        fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+        try:
+            os.utime(fd, (mtime, mtime))
+        finally:
+            os.close(fd)
 
     def remove_all(self) -> None:
         """Delete the whole tree (after a failed build)."""

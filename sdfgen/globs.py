@@ -14,7 +14,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 
 _GLOB_CHARS = frozenset("*?[")
@@ -74,6 +74,44 @@ def matches(pattern: str, path: str, reading: Reading = Reading.SPLITTER) -> boo
         return pattern == path
     regex = _splitter_regex(pattern) if reading is Reading.SPLITTER else _chisel_regex(pattern)
     return regex.match(path) is not None
+
+
+def matcher(pattern: str, reading: Reading = Reading.SPLITTER) -> Callable[[str], bool]:
+    """A predicate equal to ``matches(pattern, path, reading)``, compiled once.
+
+    For matching many paths against one pattern: no per-call glob test or cache lookup.
+    """
+    if not is_glob(pattern):
+        return pattern.__eq__
+    regex = _splitter_regex(pattern) if reading is Reading.SPLITTER else _chisel_regex(pattern)
+    match = regex.match
+    return lambda path: match(path) is not None
+
+
+def any_matcher(patterns: Iterable[str],
+                reading: Reading = Reading.SPLITTER) -> Callable[[str], bool]:
+    """A predicate: does any of ``patterns`` select the path under ``reading``?
+
+    Literal patterns become one set lookup and the globs one alternation regex, so a
+    path costs one lookup and one regex match however many patterns there are.
+    """
+    literal: set[str] = set()
+    globs: list[str] = []
+    for pattern in patterns:
+        if is_glob(pattern):
+            globs.append(pattern)
+        else:
+            literal.add(pattern)
+    if not globs:
+        return literal.__contains__
+    compile_one = _splitter_regex if reading is Reading.SPLITTER else _chisel_regex
+    # Each translated glob is anchored at its end (\Z) and match() anchors the start.
+    regexes = [compile_one(g) for g in globs]
+    try:
+        match = re.compile("|".join(f"(?:{r.pattern})" for r in regexes), re.DOTALL).match
+    except re.error:  # translations that cannot be joined (group names): one by one
+        return lambda path: path in literal or any(r.match(path) for r in regexes)
+    return lambda path: path in literal or match(path) is not None
 
 
 def select(pattern: str, paths: Iterable[str],
