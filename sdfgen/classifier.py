@@ -21,8 +21,9 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,10 +41,13 @@ _WEIGHT_DIGITS = 4  # weights are rounded so the file is small and reproducible
 # The rules' guess enters with a larger value, which lowers its L2 penalty: where a file's
 # path says little the model should fall back on the rules rather than on the class prior.
 RULE_FEATURE_VALUE = 4.0
-# Where the rules guess, the model overturns the guess only when at least this sure. In
-# package-grouped cross-validation an unsure model was right less often than the rules'
-# guess (files of an unseen package family look like nothing in training); see REPORT.md.
+# Where the rules guess, the model overturns the guess only when at least this sure: an
+# unsure model is right less often than the rules' guess (files of an unseen package family
+# look like nothing in training). Training picks the threshold from THRESHOLD_GRID by
+# cross-validation inside the training data and stores it in the model file; this default
+# serves model files without one.
 OVERRIDE_THRESHOLD = 0.9
+THRESHOLD_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
 
 
 class ModelError(SdfgenError):
@@ -75,6 +79,9 @@ _TRIPLET = re.compile(r"[a-z0-9_]+-linux-gnu[a-z0-9_]*")
 _TOKEN_SPLIT = re.compile(r"[-_.+@~]+")
 _SOVERSION = re.compile(r"\.so(\.\d+)+$")
 _PKG_TAIL = re.compile(r"(?:t64|v5)?$")
+# openEuler's /usr/lib64 is Debian's /usr/lib/<triplet>: the corpus is Debian, the packages
+# sdfgen proposes for are RPMs, so both spell the same directory features.
+_LIB64 = re.compile(r"^(?:/usr)?/lib64(?=/)")
 
 
 def _norm(text: str) -> str:
@@ -89,12 +96,73 @@ def _package_base(package: str) -> str:
     return base or package
 
 
-def features(path: str, package: str, file: PackageFile | None = None) -> list[str]:
-    """The binary features (as strings) of ``path`` in ``package``, with ``file``'s facts."""
-    out: list[str] = []
+@dataclass(frozen=True)
+class PackageContext:
+    """What the rest of a package says about each of its files (see :func:`package_context`).
+
+    ``siblings`` maps a directory to how many of its files the rules (from the path) put in
+    each role; ``summary`` holds package-wide features (does it ship shared libraries,
+    executables, how much of it is documentation).
+    """
+
+    siblings: Mapping[str, Mapping[Role, int]] = field(default_factory=dict)
+    summary: tuple[str, ...] = ()
+
+
+def package_context(package: str, paths: Iterable[str]) -> PackageContext:
+    """The context of ``package`` from the paths of its files (directories left out).
+
+    Built from paths and rules alone, so that it is the same in training (the corpus has
+    paths only) and at propose time (give every non-directory path of the package, the
+    union over arches).
+    """
+    siblings: dict[str, Counter[Role]] = {}
+    roles: Counter[Role] = Counter()
+    left_out = total = 0
+    for path in sorted(set(paths)):
+        decision = classify_by_rules(path, package)
+        siblings.setdefault(path.rpartition("/")[0], Counter())[decision.role] += 1
+        roles[decision.role] += 1
+        total += 1
+        left_out += decision.role is Role.LEFT_OUT and decision.confident
+    summary = [f"pkg_has={role.value}" for role in Role if roles[role]]
+    share = left_out / total if total else 0.0
+    summary.append(f"pkg_leftout={min(int(share * 4), 3)}")
+    summary.append(f"pkg_size={min(int(math.log2(total + 1)), 10)}")
+    return PackageContext({d: dict(c) for d, c in siblings.items()}, tuple(summary))
+
+
+def _context_features(path: str, package: str, context: PackageContext) -> list[str]:
+    """Features of ``path``'s siblings (the rules' roles of the other files of its directory)."""
+    out = list(context.summary)
+    own = classify_by_rules(path, package).role
+    counts = Counter(context.siblings.get(path.rpartition("/")[0], {}))
+    counts[own] -= 1  # the file itself is not its own sibling
+    others = {role: n for role, n in counts.items() if n > 0}
+    if not others:
+        out.append("sib=none")
+        return out
+    total = sum(others.values())
+    order = list(Role)
+    major = max(others, key=lambda r: (others[r], -order.index(r)))
+    out.append(f"sib={major.value}")
+    out.append(f"sib={major.value}|own={own.value}")
+    out.extend(f"sibhas={role.value}" for role in others)
+    out.append(f"sibsize={min(int(math.log2(total + 1)), 6)}")
+    return out
+
+
+def features(path: str, package: str, file: PackageFile | None = None,
+             context: PackageContext | None = None) -> list[str]:
+    """The binary features (as strings) of ``path`` in ``package``, with ``file``'s facts
+    and the package ``context``; without one, the file is taken for its package's only file
+    (the model then knows less: give the context where the package's paths are known)."""
+    if context is None:
+        context = package_context(package, [path])
+    out: list[str] = _context_features(path, package, context)
     pkg = package.lower()
     base = _package_base(pkg)
-    directory, _, name = path.rpartition("/")
+    directory, _, name = _LIB64.sub("/usr/lib/x86_64-linux-gnu", path).rpartition("/")
     components = [c for c in directory.split("/") if c]
     normalized = [_norm(c.lower().replace(pkg, "<pkg>")) for c in components]
     for depth in range(1, min(len(normalized), 4) + 1):
@@ -156,18 +224,25 @@ class RoleModel:
     """A loaded (or freshly fitted) role model: predicts role probabilities for a file."""
 
     def __init__(
-        self, classes: Sequence[Role], intercept: Sequence[float], weights: dict[str, list[float]]
+        self, classes: Sequence[Role], intercept: Sequence[float],
+        weights: dict[str, list[float]], threshold: float = OVERRIDE_THRESHOLD,
     ) -> None:
         self.classes = tuple(classes)
         self.intercept = tuple(intercept)
         self.weights = weights
+        self.threshold = threshold
 
     def predict(
-        self, path: str, package: str, file: PackageFile | None = None
+        self, path: str, package: str, file: PackageFile | None = None,
+        context: PackageContext | None = None,
     ) -> list[tuple[Role, float]]:
         """(role, probability) for every role, most probable first (ties in role order)."""
+        return self.predict_features(features(path, package, file, context))
+
+    def predict_features(self, found: Iterable[str]) -> list[tuple[Role, float]]:
+        """:meth:`predict` for a file whose :func:`features` are ``found``."""
         scores = list(self.intercept)
-        for feature in set(features(path, package, file)):
+        for feature in set(found):
             row = self.weights.get(feature)
             if row is not None:
                 value = RULE_FEATURE_VALUE if feature.startswith("rule=") else 1.0
@@ -185,6 +260,7 @@ class RoleModel:
             "schema": MODEL_SCHEMA,
             "classes": [role.value for role in self.classes],
             "intercept": list(self.intercept),
+            "override_threshold": self.threshold,
             "weights": {key: self.weights[key] for key in sorted(self.weights)},
         }
 
@@ -192,15 +268,35 @@ class RoleModel:
 def fit_model(
     samples: Sequence[tuple[str, str]], labels: Sequence[Role],
     sample_weight: Sequence[float], params: FitParams = FitParams(),
+    contexts: Mapping[str, PackageContext] | None = None,
 ) -> RoleModel:
-    """Fit a model on ``samples`` ((path, package) pairs); deterministic for equal inputs."""
+    """Fit a model on ``samples`` ((path, package) pairs), with each package's context from
+    ``contexts`` where given; deterministic for equal inputs."""
+    given = contexts or {}
+    rows = [feature_row(path, package, given.get(package)) for path, package in samples]
+    return fit_rows(rows, [package for _, package in samples], labels, sample_weight, params)
+
+
+def feature_row(path: str, package: str, context: PackageContext | None) -> tuple[str, ...]:
+    """The sorted distinct features of a corpus file (paths only), as :func:`fit_rows` takes."""
+    return tuple(sorted(set(features(path, package, None, context))))
+
+
+def fit_rows(
+    rows: Sequence[Sequence[str]], packages: Sequence[str], labels: Sequence[Role],
+    sample_weight: Sequence[float], params: FitParams = FitParams(),
+    threshold: float = OVERRIDE_THRESHOLD,
+) -> RoleModel:
+    """Fit a model on precomputed :func:`feature_row` rows (each from package ``packages[i]``).
+
+    Cross-validation computes the rows once and fits many times on subsets.
+    """
     import numpy as np
     from scipy.sparse import csr_matrix
     from sklearn.linear_model import LogisticRegression
 
-    rows = [sorted(set(features(path, package))) for path, package in samples]
     packages_of: dict[str, set[str]] = {}
-    for (_, package), row in zip(samples, rows, strict=True):
+    for package, row in zip(packages, rows, strict=True):
         for feature in row:
             packages_of.setdefault(feature, set()).add(package)
     vocabulary = sorted(f for f, pkgs in packages_of.items() if len(pkgs) >= params.min_packages)
@@ -231,7 +327,7 @@ def fit_model(
         per_class = [float(value) for value in coef[:, column]]
         if any(per_class):  # a zero row changes no score: leave it out of the file
             weights[feature] = per_class
-    return RoleModel(classes, [float(v) for v in intercept], weights)
+    return RoleModel(classes, [float(v) for v in intercept], weights, threshold)
 
 
 def library_versions() -> dict[str, str]:
@@ -305,7 +401,10 @@ def _model_from_json(content: object) -> RoleModel:
     for key, row in weights.items():
         if not isinstance(row, list) or len(row) != len(classes):
             raise ValueError(f"weight row {key!r} has the wrong length")
-    return RoleModel(classes, intercept, weights)
+    threshold = float(content.get("override_threshold", OVERRIDE_THRESHOLD))
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"override_threshold {threshold} is not a probability")
+    return RoleModel(classes, intercept, weights, threshold)
 
 
 @lru_cache(maxsize=1)
@@ -315,26 +414,33 @@ def default_model() -> RoleModel:
 
 
 def classify(
-    path: str, package: str, file: PackageFile | None = None, model: RoleModel | None = None
+    path: str, package: str, file: PackageFile | None = None, model: RoleModel | None = None,
+    context: PackageContext | None = None,
 ) -> Decision:
-    """Role of a file: the rules where they are confident, otherwise the model."""
+    """Role of a file: the rules where they are confident, otherwise the model.
+
+    ``context`` (:func:`package_context` of the package's paths) lets the model see the
+    file's siblings; without it the model predicts from the file alone, less well.
+    """
     ruled = classify_by_rules(path, package, file=file)
     if ruled.confident:
         return Decision(ruled.role, "rules", ruled.reason)
-    return combine(ruled, (model or default_model()).predict(path, package, file))
+    chosen = model or default_model()
+    return combine(ruled, chosen.predict(path, package, file, context), chosen.threshold)
 
 
-def combine(ruled: RuleDecision, ranked: Sequence[tuple[Role, float]]) -> Decision:
+def combine(ruled: RuleDecision, ranked: Sequence[tuple[Role, float]],
+            threshold: float = OVERRIDE_THRESHOLD) -> Decision:
     """Combine a rule decision with the model's ranking (the policy :func:`classify` uses).
 
     Confident rules decide. Otherwise the model decides when its best role reaches
-    OVERRIDE_THRESHOLD (or agrees with the rules' guess); below that the rules' guess
-    stands and the reason shows both.
+    ``threshold`` (or agrees with the rules' guess); below that the rules' guess stands
+    and the reason shows both.
     """
     if ruled.confident:
         return Decision(ruled.role, "rules", ruled.reason)
     (best, p_best), (second, p_second) = ranked[0], ranked[1]
-    if best == ruled.role or p_best >= OVERRIDE_THRESHOLD:
+    if best == ruled.role or p_best >= threshold:
         reason = f"model: {best.value} {p_best:.2f} vs {second.value} {p_second:.2f}"
         return Decision(best, "model", reason, tuple(ranked))
     reason = f"{ruled.reason} (model unsure: {best.value} {p_best:.2f})"

@@ -48,7 +48,8 @@ _DEV_PATH = re.compile(
     r"|^/usr/share/aclocal/|^/usr/lib\w*/[^/]+/include/"
 )
 _DEV_SUFFIX = re.compile(r"\.(?:h|hh|hpp|hxx|a|la|pc|prl|cmake|o)$")
-_DEV_PACKAGE = re.compile(r"-(?:dev|devel|headers|static)(?:$|-)|^linux-libc-dev$")
+# A JDK is Java's development kit: its jni.h headers are the point of it, as in a -dev.
+_DEV_PACKAGE = re.compile(r"-(?:dev|devel|headers|static|jdk)(?:$|-)|^linux-libc-dev$")
 
 _CONFIG_DIRS = re.compile(
     r"^(?:/usr)?/lib/(?:systemd/(?:system|user|network|system-preset|user-preset)|tmpfiles\.d|"
@@ -64,6 +65,17 @@ _DATA_DIRS = re.compile(
 _LOCALE_DATA = re.compile(r"^/usr/lib\w*/locale/|^/usr/share/i18n/|^/usr/share/X11/locale/")
 _TRANSLATION = re.compile(r"^/usr/share/locale/.*\.mo$|^/usr/share/locale/")
 _COPYRIGHT = re.compile(r"^/usr/share/licenses/|^/usr/share/doc/[^/]+/copyright$")
+_DOC_COPYRIGHT = re.compile(r"^/usr/share/doc/([^/]+)/copyright$")
+# /usr/share/doc/<pkg> listed as a file: Debian's doc-dir symlink to the package it was
+# built with; it is how <pkg>/copyright resolves, so it goes with the copyright.
+_DOC_DIR_LINK = re.compile(r"^/usr/share/doc/[^/]+$")
+# Executables that systemd (or a program's own tree) runs, kept in a library directory.
+_LIB_EXECUTABLES = re.compile(
+    r"^(?:/usr)?/lib/systemd/(?:systemd-[^/.]+|system-generators/[^/]+|"
+    r"user-generators/[^/]+)$"
+)
+_SCRIPT_NAME = re.compile(r"\.(?:sh|bash)$")
+_EXAMPLE_NAME = re.compile(r"\.(?:example|sample|dist)$")
 # The interpreter's own standard library (python3's os.py, json/): always needed by the
 # interpreter, though a path model trained on packages that leave .py files out (the
 # corpus's python3-lib2to3) would drop it. Site packages and tool trees are not meant.
@@ -157,8 +169,14 @@ def _from_facts(path: str, package: str, file: PackageFile) -> RuleDecision | No
 def _from_path(path: str, package: str) -> RuleDecision:
     """Decisions from the path alone; ``confident`` only where the location is unambiguous."""
     directory, _, name = path.rpartition("/")
+    doc_copyright = _DOC_COPYRIGHT.match(path)
+    if doc_copyright and doc_copyright.group(1) != package:
+        # A copyright of another (bundled) package's doc dir: node-acorn ships a dozen.
+        return RuleDecision(Role.LEFT_OUT, False, "copyright file of a bundled package")
     if _COPYRIGHT.search(path):
         return RuleDecision(Role.COPYRIGHT, True, "license/copyright file")
+    if _DOC_DIR_LINK.match(path):
+        return RuleDecision(Role.COPYRIGHT, True, "doc directory link (holds the copyright)")
     if path.startswith("/usr/share/doc/"):
         return RuleDecision(Role.LEFT_OUT, True, "documentation")
     if _LEFT_OUT_DIRS.search(path):
@@ -183,8 +201,12 @@ def _from_path(path: str, package: str) -> RuleDecision:
         return RuleDecision(Role.MODULES, True, "shared object in a plugin directory")
     if _BIN_DIR_RE.match(directory):
         return RuleDecision(Role.BINS, True, f"executable in {directory}")
+    if _LIBEXEC.search(path) and _SCRIPT_NAME.search(name):
+        return RuleDecision(Role.SCRIPTS, False, "shell script in a libexec/bin directory")
     if _LIBEXEC.search(path) and not _SHARED_OBJECT.search(name):
         return RuleDecision(Role.BINS, False, "file in a libexec/bin directory")
+    if _LIB_EXECUTABLES.search(path):
+        return RuleDecision(Role.BINS, False, "systemd helper program or generator")
     if path.startswith("/etc/"):
         if path.startswith("/etc/init.d/"):
             return RuleDecision(Role.BINS, False, "SysV init script")
@@ -197,7 +219,7 @@ def _from_path(path: str, package: str) -> RuleDecision:
         if _MULTIARCH.search(path) or "/lib" in directory:
             return RuleDecision(Role.MODULES, False, "shared object below a library directory")
         return RuleDecision(Role.LIBS, False, "shared object")
-    if _EMBEDDED_DOCS.search(path):
+    if _EMBEDDED_DOCS.search(path) or _EXAMPLE_NAME.search(name):
         return RuleDecision(Role.LEFT_OUT, False, "documentation inside an application tree")
     if _LANG_MODULES.search(name):
         return RuleDecision(Role.MODULES, False, f"interpreter module (*{name[name.rfind('.'):]})")

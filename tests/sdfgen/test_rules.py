@@ -157,3 +157,32 @@ def test_stdlib_rule_is_only_for_the_interpreter_package() -> None:
                           ("/usr/lib/python3.11/lib2to3/main.py", "python3"),
                           ("/usr/lib/python3.11/site-packages/x.py", "python3")):
         assert not classify_by_rules(path, package).confident, (path, package)
+
+
+@pytest.mark.parametrize(
+    ("path", "package", "role", "confident"),
+    [
+        # Debian's /usr/share/doc/<pkg> symlink: how <pkg>/copyright resolves.
+        ("/usr/share/doc/gcc-13", "gcc-13", Role.COPYRIGHT, True),
+        ("/usr/share/doc/gcc-13/copyright", "gcc-13", Role.COPYRIGHT, True),
+        ("/usr/share/doc/gcc-13/changelog.gz", "gcc-13", Role.LEFT_OUT, True),
+        # A bundled package's copyright is a guess: the package's own is the copyright slice.
+        ("/usr/share/doc/node-acorn-walk/copyright", "node-acorn", Role.LEFT_OUT, False),
+        ("/usr/share/tomcat10/bin/catalina.sh", "tomcat10-common", Role.SCRIPTS, False),
+        ("/usr/share/tomcat10/bin/catalina", "tomcat10-common", Role.BINS, False),
+        ("/usr/lib/systemd/systemd-journald", "systemd", Role.BINS, False),
+        ("/usr/lib/systemd/system-generators/systemd-fstab-generator", "systemd",
+         Role.BINS, False),
+        ("/usr/lib/systemd/system/foo.service", "systemd", Role.CONFIG, False),
+        ("/usr/share/foo/foo.conf.example", "foo", Role.LEFT_OUT, False),
+        ("/usr/lib/jvm/java-17-openjdk-amd64/include/jni.h", "openjdk-17-jdk-headless",
+         Role.DEV, True),
+        ("/usr/lib/jvm/java-17-openjdk-amd64/include/jni.h", "openjdk-17-jre-headless",
+         Role.LEFT_OUT, True),
+    ],
+)
+def test_path_rules_for_doc_links_scripts_and_helpers(
+    path: str, package: str, role: Role, confident: bool
+) -> None:
+    decision = classify_by_rules(path, package)
+    assert (decision.role, decision.confident) == (role, confident), decision

@@ -98,3 +98,26 @@ def test_corpus_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_bytes(b"not gzip at all")
     with pytest.raises(CorpusError, match="cannot read corpus label file"):
         read_labels(tmp_path)
+
+
+def test_threshold_is_chosen_inside_the_training_folds(tiny_corpus: Path) -> None:
+    from sdfgen.classifier import THRESHOLD_GRID
+
+    report = evaluate(tiny_corpus, folds=3, seed=0)
+    assert len(report.fold_thresholds) == 3
+    assert set(report.fold_thresholds) <= set(THRESHOLD_GRID)
+    assert report.threshold in THRESHOLD_GRID
+    assert "chosen from 0.5, 0.6" in render_report(report)
+
+
+def test_choose_threshold_prefers_the_better_policy() -> None:
+    from sdfgen.rules import RuleDecision
+    from sdfgen.training import Sample, choose_threshold
+
+    samples = [Sample(f"/usr/share/x/{i}", "x", Role.MODULES) for i in range(4)]
+    ruled = [RuleDecision(Role.DATA, False, "guess")] * 4
+    # The model is right at 0.75: only thresholds up to 0.7 let it overturn the guess.
+    ranked = {i: [(Role.MODULES, 0.75), (Role.DATA, 0.25)] for i in range(4)}
+    assert choose_threshold(samples, ruled, ranked) == 0.7
+    # Without rankings (no inner folds) the default stands.
+    assert choose_threshold(samples, ruled, {}) == 0.9
