@@ -15,7 +15,7 @@ import posixpath
 from collections.abc import Sequence
 from pathlib import Path
 
-from sdfgen.classifier import Decision, RoleModel, classify, default_model
+from sdfgen.classifier import Decision, PackageContext, RoleModel, classify, default_model
 from sdfgen.errors import PackageNotFoundError
 from sdfgen.facts import FileKind, PackageFile, RpmPackage
 from sdfgen.propose import ArchFacts, Located, Need, Proposal, propose, symlink_needs
@@ -41,10 +41,11 @@ class Proposer:
 
     # -- classification -----------------------------------------------------------------
 
-    def decide(self, path: str, package: str, file: PackageFile) -> Decision:
+    def decide(self, path: str, package: str, file: PackageFile,
+               context: PackageContext | None = None) -> Decision:
         """The role decision for a file under this proposer's settings."""
         if self.model is not None:
-            return classify(path, package, file, self.model)
+            return classify(path, package, file, self.model, context=context)
         ruled = classify_by_rules(path, package, file=file)
         return Decision(ruled.role, "rules", ruled.reason)
 

@@ -28,12 +28,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sdfgen.classifier import Decision
+from sdfgen.classifier import Decision, PackageContext, package_context
 from sdfgen.facts import FileKind, PackageFile
 from sdfgen.roles import Role
 
-# How the caller decides a file's role: classifier.classify with or without the model.
-Decide = Callable[[str, str, PackageFile], Decision]
+# How the caller decides a file's role: classifier.classify with or without the model,
+# given the package's context (what its other files are, as the model was trained).
+Decide = Callable[[str, str, PackageFile, PackageContext], Decision]
 
 # Thresholds of the sub-slicings (see the module docstring).
 PLUGIN_DIR_SLICE_MIN = 16  # plugins in one directory before it gets its own slice
@@ -144,13 +145,16 @@ def plan_slices(package: str, files_by_arch: Mapping[str, Sequence[PackageFile]]
     """
     arches = tuple(files_by_arch)
     files = {arch: {f.path: f for f in files_by_arch[arch]} for arch in arches}
+    context = package_context(package, {path for arch in arches
+                                        for path, f in files[arch].items()
+                                        if f.kind is not FileKind.DIR})
     roles: dict[str, dict[str, tuple[Role, Decision, bool]]] = {}
     for arch in arches:
         roles[arch] = {}
         for path, file in files[arch].items():
             if file.kind is FileKind.DIR:
                 continue  # directories are made by the slices that need them
-            decision = decide(path, package, file)
+            decision = decide(path, package, file, context)
             confident = confidence(path, package, file) if confidence else None
             roles[arch][path] = (_role(path, file, decision), decision,
                                  _uncertain(decision, confident))
