@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_REPO = ROOT / "build" / "sample-repo"
-CLI = [sys.executable, "-m", "sdfgen.cli"]
+CLI = [sys.executable, "-m", "sdfgen.cli.app"]
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -61,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    from sdfgen import cli
+    from sdfgen.cli import app as cli
     server, url = serve(SAMPLE_REPO)
     try:
         with tempfile.TemporaryDirectory() as tmp:

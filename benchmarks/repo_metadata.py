@@ -145,8 +145,8 @@ def generate(repo: Path, count: int) -> int:
 
 def run_phase(phase: str, repo: Path, cache: Path, count: int) -> dict[str, float]:
     """One phase, timed, in this process (called in a fresh subprocess)."""
-    from sdfgen.repository import Repository
-    from sdfgen.sources import RepoSource
+    from sdfgen.repo.index import Repository
+    from sdfgen.repo.sources import RepoSource
 
     sources = [RepoSource("bench", str(repo) + "/")]
     start = time.perf_counter()

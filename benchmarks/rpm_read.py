@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sdfgen.rpmreader import decompressed_payload, read_rpm
+from sdfgen.rpm.reader import decompressed_payload, read_rpm
 
 CHUNK = 1 << 20
 
@@ -45,7 +45,7 @@ def decompress_only(path: Path) -> int:
 
 def payload_offset(path: Path) -> int:
     """Where the compressed payload starts (the end of the main header)."""
-    import rpmfile  # benchmark-only: the library reads headers in sdfgen.rpmreader
+    import rpmfile  # benchmark-only: the library reads headers in sdfgen.rpm.reader
 
     with rpmfile.open(str(path)) as rpm:
         return int(rpm.data_offset)

@@ -37,8 +37,8 @@ from builder.platform import Platform
 from builder.rootwriter import RootWriter
 from builder.sbom import GeneratedFile, SbomArch, sbom_document, write_json
 from sdfgen.facts import PackageMeta
-from sdfgen.sdf import SliceRef, load_sdf_dir, patterns_for
-from sdfgen.session import RepoOptions, open_session
+from sdfgen.rpm.session import RepoOptions, open_session
+from sdfgen.sdf.model import SliceRef, load_sdf_dir, patterns_for
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SBOM_NAME = "sbom.spdx.json"

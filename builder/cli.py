@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from builder.platform import Platform, parse_platform
-from sdfgen.cli_options import (
+from sdfgen.cli.options import (
     CacheOpt,
     MirrorOpt,
     ReleaseOpt,
@@ -23,8 +23,8 @@ from sdfgen.cli_options import (
     RepoOpt,
     TimeoutOpt,
 )
-from sdfgen.climain import run_app
-from sdfgen.session import RepoOptions
+from sdfgen.cli.runner import run_app
+from sdfgen.rpm.session import RepoOptions
 
 app = typer.Typer(
     name="builder",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.errors import BuildError
-from sdfgen.sdf import Sdf, SliceDef, SliceRef
+from sdfgen.sdf.model import Sdf, SliceDef, SliceRef
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from typing import Any
 from builder.errors import BuildError
 from builder.platform import Platform, parse_platform
 from sdfgen.errors import ConfigError
-from sdfgen.sdf import SdfError, SliceRef, parse_slice_ref, yaml_kind
-from sdfgen.sdfdoc import item_line, key_line, load_document, node_line
+from sdfgen.sdf.document import item_line, key_line, load_document, node_line
+from sdfgen.sdf.model import SdfError, SliceRef, parse_slice_ref, yaml_kind
 
 REQUIRED_KEYS = ("name", "base", "platforms", "parts")
 OPTIONAL_KEYS = ("summary", "release", "entrypoint", "cmd", "env", "workdir", "user",

@@ -21,9 +21,9 @@ from typing import BinaryIO
 from builder.errors import BuildError
 from builder.rootwriter import RootWriter, Written
 from sdfgen.facts import FileFlag, FileKind, PackageFile, RpmPackage
-from sdfgen.globs import any_matcher, is_glob, matcher
-from sdfgen.rpmreader import read_rpm
-from sdfgen.sdf import PathRule, SliceRef
+from sdfgen.rpm.reader import read_rpm
+from sdfgen.sdf.globs import any_matcher, is_glob, matcher
+from sdfgen.sdf.model import PathRule, SliceRef
 
 # Accounts of the base image (see builder.basefiles); RPM files owned by anyone else
 # cannot be given a numeric owner, so they are refused.

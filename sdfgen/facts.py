@@ -13,7 +13,7 @@ from enum import StrEnum
 
 @dataclass(frozen=True, order=True)
 class Evr:
-    """Epoch, version and release of a package (compare with ``sdfgen.evr``)."""
+    """Epoch, version and release of a package (compare with ``sdfgen.repo.evr``)."""
 
     epoch: int
     version: str

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from sdfgen.facts import ElfInfo, RpmPackage
-from sdfgen.findings import Finding, Severity
-from sdfgen.sdf import Sdf
-
-
-class PackageSource(Protocol):
-    """Read access to the packages of a repository, per arch."""
-
-    def package(self, arch: str, name: str) -> RpmPackage | None:
-        """The newest ``name`` on ``arch`` (read, with ELF facts), or None if absent."""
-
-    def providers(self, arch: str, soname: str, elf: ElfInfo) -> tuple[RpmPackage, ...]:
-        """The packages that provide ``soname`` for objects like ``elf`` on ``arch``."""
+from sdfgen.checks.findings import Finding, Severity
+from sdfgen.rpm.session import PackageSource
+from sdfgen.sdf.model import Sdf
 
 
 @dataclass(frozen=True)

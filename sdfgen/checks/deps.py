@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sdfgen.checks.base import CheckContext, finding
-from sdfgen.findings import Finding, Severity
-from sdfgen.sdf import Sdf, SliceRef
+from sdfgen.checks.findings import Finding, Severity
+from sdfgen.sdf.model import Sdf, SliceRef
 
 E, W = Severity.ERROR, Severity.WARNING
 IDS: dict[str, Severity] = {

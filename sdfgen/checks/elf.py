@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 from sdfgen.checks.base import CheckContext, finding, on_arches
 from sdfgen.checks.deps import closure
+from sdfgen.checks.findings import Finding, Severity
 from sdfgen.facts import ElfInfo, FileKind, RpmPackage
-from sdfgen.findings import Finding, Severity
-from sdfgen.globs import matches
-from sdfgen.sdf import Sdf, patterns_for
+from sdfgen.sdf.globs import matches
+from sdfgen.sdf.model import Sdf, patterns_for
 
 E, W = Severity.ERROR, Severity.WARNING
 IDS: dict[str, Severity] = {

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sdfgen.checks.base import CheckContext, finding, on_arches
+from sdfgen.checks.findings import Finding, Severity
 from sdfgen.facts import FileKind, RpmPackage
-from sdfgen.findings import Finding, Severity
-from sdfgen.globs import Reading, is_glob, matches, select
-from sdfgen.sdf import PLATFORMS, PathRule, Sdf, patterns_for
+from sdfgen.sdf.globs import Reading, is_glob, matches, select
+from sdfgen.sdf.model import PLATFORMS, PathRule, Sdf, patterns_for
 
 E, W = Severity.ERROR, Severity.WARNING
 IDS: dict[str, Severity] = {

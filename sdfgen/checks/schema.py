@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sdfgen.checks.base import CheckContext, finding
-from sdfgen.findings import Finding, Severity
-from sdfgen.sdf import PACKAGE_NAME_RE, SLICE_NAME_RE, Sdf
+from sdfgen.checks.findings import Finding, Severity
+from sdfgen.sdf.model import PACKAGE_NAME_RE, SLICE_NAME_RE, Sdf
 
 E, W = Severity.ERROR, Severity.WARNING
 IDS: dict[str, Severity] = {

@@ -240,7 +240,7 @@ def test_images_from_proposed_sdfs_pass_smoke(image: str, tmp_path: Path, sample
                                               cache: Path, apps: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     """What proves a proposal: the image built from `sdfgen propose --all` runs its app."""
-    from sdfgen.cli import main as sdfgen_main
+    from sdfgen.cli.app import main as sdfgen_main
 
     proposed = tmp_path / "proposed"
     assert sdfgen_main(["propose", "--all", "--mirror", sample_mirror, "--cache-dir", str(cache),

@@ -11,7 +11,7 @@ from builder.distrofile import load_distrofile
 from builder.errors import BuildError
 from builder.platform import AMD64, ARM64
 from sdfgen.errors import ConfigError
-from sdfgen.sdf import load_sdf_dir, parse_slice_ref
+from sdfgen.sdf.model import load_sdf_dir, parse_slice_ref
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"

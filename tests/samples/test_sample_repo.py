@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sdfgen.evr import compare_evr, parse_evr
+from sdfgen.repo.evr import compare_evr, parse_evr
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "samples"))

@@ -1,0 +1,58 @@
+"""Options every command that reads packages shares (``--release``, ``--mirror``, ...).
+
+Kept apart from ``sdfgen.cli.app`` so that command modules (``cli_sdf``, ``cli_propose``,
+``builder.cli``) can import them without importing the app that registers them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sdfgen.rpm.session import RepoOptions
+
+DEFAULT_ARCHES = ("x86_64", "aarch64")
+
+# Options every command that reads packages shares.
+ReleaseOpt = Annotated[str, typer.Option("--release", help="openEuler release.")]
+MirrorOpt = Annotated[
+    str | None,
+    typer.Option("--mirror", help="Server with openEuler-{release}/{OS,everything,EPOL/main,"
+                 "update}/$basearch/ (default https://repo.openeuler.org/)."),
+]
+RepoOpt = Annotated[
+    list[str] | None,
+    typer.Option("--repo", help="A repository base URL or directory (repeatable)."),
+]
+RepofileOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--repofile", help="A dnf .repo file (repeatable)."),
+]
+ArchOpt = Annotated[
+    list[str] | None,
+    typer.Option("--arch", help="x86_64 and/or aarch64 (repeatable; default both)."),
+]
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option("--cache-dir", help="Metadata and RPM cache directory."),
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Network timeout in seconds per request.")
+]
+
+
+def repo_options(release: str, mirror: str | None, repo: list[str] | None,
+                  repofile: list[Path] | None, arch: list[str] | None,
+                  cache_dir: Path | None, timeout: float) -> RepoOptions:
+    """The shared repository options as a RepoOptions value."""
+    return RepoOptions(
+        release=release,
+        mirror=mirror,
+        repos=tuple(repo or ()),
+        repofiles=tuple(repofile or ()),
+        arches=tuple(arch or DEFAULT_ARCHES),
+        cache_dir=cache_dir,
+        timeout=timeout,
+    )

@@ -1,0 +1,210 @@
+"""The ``propose`` command, added to the ``sdfgen`` app by :func:`register`.
+
+Thin: parse options, run :class:`sdfgen.slicing.proposer.Proposer`, emit or merge, write, print.
+New SDFs go to ``-o`` (``-`` stdout, a FILE, or a DIR getting ``{package}.yaml``; default
+the ``--sdf-dir`` when given, else stdout). When ``--sdf-dir`` already has the package's
+SDF, ``--update`` is the default: the proposal is merged into it (see
+:mod:`sdfgen.slicing.update`) and a unified diff is printed. ``--check`` writes nothing and exits
+1 when a file would change. Notes (assumed slices of packages without an SDF, vanished
+patterns) go to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sdfgen.cli.options import (
+    ArchOpt,
+    CacheOpt,
+    MirrorOpt,
+    ReleaseOpt,
+    RepofileOpt,
+    RepoOpt,
+    TimeoutOpt,
+    repo_options,
+)
+from sdfgen.errors import ConfigError
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``propose`` to ``app``."""
+    app.command()(propose)
+
+
+def propose(
+    packages: Annotated[list[str] | None, typer.Argument(
+        help="Package names (or use --all).")] = None,
+    all_packages: Annotated[bool, typer.Option(
+        "--all", help="Every package of the repositories (one file each into -o DIR).")] = False,
+    release: ReleaseOpt = "24.03-LTS",
+    mirror: MirrorOpt = None,
+    repo: RepoOpt = None,
+    repofile: RepofileOpt = None,
+    arch: ArchOpt = None,
+    cache_dir: CacheOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    sdf_dir: Annotated[Path | None, typer.Option(
+        "--sdf-dir", help="Existing SDFs: deps point at their slices; a package's own SDF "
+        "there is updated in place.")] = None,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", help="'-' (stdout), a FILE, or a DIR for {package}.yaml "
+        "(default: --sdf-dir, else stdout).")] = None,
+    no_model: Annotated[bool, typer.Option(
+        "--no-model", help="Rules only: do not consult the learned role model.")] = False,
+    update: Annotated[bool | None, typer.Option(
+        "--update/--no-update", help="Merge into the existing SDF (default when "
+        "--sdf-dir has one).")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Write nothing; exit 1 when a file would change.")] = False,
+) -> None:
+    """Propose SDFs for packages, from their files and ELF needs on every arch."""
+    from sdfgen.rpm.session import open_session
+    from sdfgen.slicing.proposer import Proposer
+
+    names = list(dict.fromkeys(packages or []))
+    if all_packages and names:
+        raise ConfigError("give package names or --all, not both")
+    if not all_packages and not names:
+        raise ConfigError("no package given (name packages or use --all)")
+    if sdf_dir is not None and not sdf_dir.is_dir():
+        raise ConfigError(f"--sdf-dir {sdf_dir}: not a directory")
+    if update and sdf_dir is None:
+        raise ConfigError("--update needs --sdf-dir (where the SDFs to update are)")
+    options = repo_options(release, mirror, repo, repofile, arch, cache_dir, timeout)
+    err = Console(stderr=True)
+    with open_session(options) as session:
+        proposer = Proposer(session, sdf_dir=sdf_dir, use_model=not no_model)
+        if all_packages:
+            names = proposer.all_names()
+        destination, is_dir = _destination(output, sdf_dir,
+                                           many=all_packages or len(names) > 1)
+        if all_packages and destination is None:
+            raise ConfigError("--all writes one file per package: give -o DIR or --sdf-dir")
+        writer = _Writer(destination, is_dir, sdf_dir, update, check, err)
+        if all_packages:
+            _run_all(proposer, names, writer, err)
+        else:
+            for name in names:
+                writer.handle(proposer.propose(name))
+    if writer.would_change:
+        raise typer.Exit(1)
+
+
+def _destination(output: str | None, sdf_dir: Path | None, *,
+                 many: bool) -> tuple[Path | None, bool]:
+    """Where SDFs go: (None, False) for stdout, else (path, whether it is a directory)."""
+    if output == "-" or (output is None and sdf_dir is None):
+        return None, False
+    if output is None:
+        assert sdf_dir is not None
+        return sdf_dir, True
+    target = Path(output)
+    if target.is_dir() or output.endswith("/") or many:
+        if target.exists() and not target.is_dir():
+            raise ConfigError(f"-o {output}: not a directory (several SDFs need one)")
+        target.mkdir(parents=True, exist_ok=True)
+        return target, True
+    return target, False
+
+
+def _run_all(proposer: object, names: list[str], writer: _Writer, err: Console) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from sdfgen.slicing.proposer import Proposer
+
+    assert isinstance(proposer, Proposer)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("propose", total=len(names))
+        for name in names:
+            progress.update(task, description=f"propose {name}")
+            writer.handle(proposer.propose(name))
+            progress.advance(task)
+
+
+class _Writer:
+    """Emits or merges each proposal and writes it where the options say."""
+
+    def __init__(self, destination: Path | None, is_dir: bool, sdf_dir: Path | None,
+                 update: bool | None, check: bool, err: Console) -> None:
+        self.destination = destination
+        self.is_dir = is_dir
+        self.stdout_docs = 0
+        self.sdf_dir = sdf_dir
+        self.update = update
+        self.check = check
+        self.err = err
+        self.would_change = False
+
+    def target(self, package: str) -> Path | None:
+        from sdfgen.sdf.model import PACKAGE_NAME_RE
+
+        if self.destination is None:
+            return None
+        if self.is_dir:
+            if not PACKAGE_NAME_RE.match(package):
+                raise ConfigError(f"package name {package!r} is not usable as a file name")
+            return self.destination / f"{package}.yaml"
+        return self.destination
+
+    def handle(self, proposal: object) -> None:
+        from sdfgen.slicing.emit import emit
+        from sdfgen.slicing.proposal import Proposal
+
+        assert isinstance(proposal, Proposal)
+        for note in proposal.notes:
+            self.err.print(f"{proposal.package}: {note}", highlight=False, markup=False)
+        existing = (self.sdf_dir / f"{proposal.package}.yaml") if self.sdf_dir else None
+        if existing is not None and existing.is_file() and self.update is not False:
+            self._update(existing, proposal)
+            return
+        text = emit(proposal)
+        target = self.target(proposal.package)
+        if self.check:
+            old = target.read_text(encoding="utf-8") if target and target.is_file() else None
+            if old != text:
+                self.would_change = True
+                self.err.print(f"{proposal.package}: "
+                               f"{target or 'stdout'} would change", markup=False)
+            return
+        self._write(target, text)
+
+    def _update(self, existing: Path, proposal: object) -> None:
+        from sdfgen.slicing.proposal import Proposal
+        from sdfgen.slicing.update import update_sdf
+
+        assert isinstance(proposal, Proposal)
+        result = update_sdf(existing, proposal)
+        for line in result.vanished:
+            self.err.print(f"{existing}: vanished: {line}", highlight=False, markup=False)
+        for line in result.added:
+            self.err.print(f"{existing}: added {line}", highlight=False, markup=False)
+        target = self.target(proposal.package)
+        diff = result.diff()
+        if diff:
+            stream = sys.stderr if target is None else sys.stdout
+            stream.write(diff)
+        if self.check:
+            if result.changed:
+                self.would_change = True
+            return
+        if target is None:
+            self._write(None, result.new)
+        elif result.changed or target.resolve() != existing.resolve():
+            self._write(target, result.new)
+
+    def _write(self, target: Path | None, text: str) -> None:
+        from sdfgen.sdf.document import write_atomic
+
+        if target is None:
+            # Several SDFs on stdout: one YAML stream of documents.
+            sys.stdout.write(("---\n" if self.stdout_docs else "") + text)
+            self.stdout_docs += 1
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, text)

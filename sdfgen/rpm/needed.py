@@ -1,0 +1,73 @@
+"""NEEDED resolution against a repository: which package and file satisfy each soname.
+
+Candidate providers come from the repository's Provides (``libc.so.6()(64bit)``) and,
+for the interpreter, its file lists; their RPMs are read and the ld.so search
+(``sdfgen.rpm.lddtree``) then picks the file that the loader would really open, honouring
+RPATH/RUNPATH, ``$ORIGIN`` and the arch's default directories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sdfgen.facts import ElfInfo, PackageMeta, RpmPackage
+from sdfgen.rpm.lddtree import NeededResolution, build_index, resolve_needed
+from sdfgen.rpm.session import Session
+
+
+@dataclass(frozen=True)
+class NeededRow:
+    """One file's need (a NEEDED soname or its interpreter) and what satisfies it."""
+
+    needed_by: str  # the needing file's path
+    soname: str  # the soname, or the interpreter path
+    package: str | None  # providing package name; None when unresolved
+    path: str | None  # the path the loader opens
+    reason: str  # how it was found, or why not
+    interpreter: bool = False
+
+
+def capability_for(soname: str, elf: ElfInfo) -> str:
+    """The RPM Provides name rpmbuild gives a soname for objects of ``elf``'s class."""
+    return f"{soname}()(64bit)" if elf.elf_class == 64 else soname
+
+
+def provider_packages(session: Session, arch: str, rpm: RpmPackage) -> list[RpmPackage]:
+    """The RPMs that may satisfy ``rpm``'s ELF needs, read (``rpm`` itself first)."""
+    repository = session.repository(arch)
+    wanted: dict[str, PackageMeta] = {}
+    for entry in rpm.files:
+        elf = entry.elf
+        if elf is None or elf.error:
+            continue
+        for soname in elf.needed:
+            for meta in repository.whatprovides(capability_for(soname, elf)):
+                wanted.setdefault(meta.nevra, meta)
+        if elf.interpreter:
+            for meta in repository.whatprovides(elf.interpreter):
+                wanted.setdefault(meta.nevra, meta)
+    providers = [rpm]
+    for nevra in sorted(wanted):
+        if nevra != rpm.nevra:
+            providers.append(session.read(arch, wanted[nevra]))
+    return providers
+
+
+def resolve_package(session: Session, arch: str, rpm: RpmPackage) -> tuple[NeededRow, ...]:
+    """A row per (ELF file, NEEDED soname or interpreter) of ``rpm`` on ``arch``."""
+    index = build_index(provider_packages(session, arch, rpm))
+    rows: list[NeededRow] = []
+    for entry in sorted(rpm.files, key=lambda e: e.path):
+        elf = entry.elf
+        if elf is None or elf.error or (not elf.needed and not elf.interpreter):
+            continue
+        deps = resolve_needed(entry.path, elf, index)
+        if deps.interpreter is not None:
+            rows.append(_row(entry.path, deps.interpreter, interpreter=True))
+        rows.extend(_row(entry.path, need) for need in deps.needed)
+    return tuple(rows)
+
+
+def _row(needed_by: str, need: NeededResolution, *, interpreter: bool = False) -> NeededRow:
+    return NeededRow(needed_by=needed_by, soname=need.soname, package=need.package,
+                     path=need.path, reason=need.reason, interpreter=interpreter)

@@ -1,0 +1,9 @@
+"""The SDF format: Slice Definition Files as a semantic model and as YAML text.
+
+In: SDF files (YAML). Out: :class:`~sdfgen.sdf.model.Sdf` models, round-trip documents
+that keep comments and layout, and the semantic difference of two SDFs.
+
+``globs`` (paths under splitter's and chisel's readings) -> ``document`` (the one
+ruamel.yaml module: load, edit and dump keeping comments) -> ``model`` (slices, path
+rules, deps) -> ``diff``.
+"""

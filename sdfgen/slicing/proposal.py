@@ -1,0 +1,257 @@
+"""A proposed SDF for one package, from its facts on every arch (pure: no I/O).
+
+Input: per arch the package's files (:class:`ArchFacts`) and its run-time needs
+(:class:`Need`: NEEDED sonames, the ELF interpreter, script interpreters, symlink targets,
+each with the package and file that satisfy it), a :class:`~sdfgen.slicing.plan.SlicePlan`
+for the package, and a ``locate`` callable that names the slice of another package's file
+(from an existing SDF, or from sdfgen's own slicing of that package). Output: a
+:class:`Proposal`: slices with deps (each with why), patterns placed in ``common`` or
+``extra`` (see :mod:`sdfgen.slicing.placement`), the files left out and why, and notes for the
+user ("no SDF for glibc in --sdf-dir; assumed glibc_libs").
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sdfgen.facts import FileKind, RpmPackage
+from sdfgen.roles.labels import Role
+from sdfgen.slicing.placement import Placement, place
+from sdfgen.slicing.plan import FileChoice, SlicePlan, resolve_link
+
+
+@dataclass(frozen=True)
+class Need:
+    """One run-time need of a file and what satisfies it (package None: unresolved)."""
+
+    needed_by: str
+    what: str  # a soname, the interpreter path, a script interpreter, a symlink target
+    kind: str  # "NEEDED", "interpreter", "script", "symlink"
+    package: str | None
+    path: str | None
+
+
+@dataclass(frozen=True)
+class ArchFacts:
+    """A package as read on one arch, with its needs."""
+
+    arch: str
+    rpm: RpmPackage
+    needs: tuple[Need, ...] = ()
+
+
+@dataclass(frozen=True)
+class Located:
+    """The slice holding a file of another package, and a note when it was assumed."""
+
+    ref: str | None  # "glibc_libs"; None when no slice holds the file
+    note: str | None = None
+
+
+# (package, path, arch) -> the slice of that package holding path.
+Locate = Callable[[str, str, str], Located]
+
+
+@dataclass(frozen=True)
+class ProposedDep:
+    """A slice dep with the first reason (``libssl.so.3 NEEDED libc.so.6``)."""
+
+    ref: str
+    reason: str
+    more: int = 0  # how many further needs lead to the same dep
+    arches: tuple[str, ...] = ()  # empty: on every arch; else only these
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class PathLine:
+    """A pattern of a slice with the comment its files' decisions call for."""
+
+    placement: Placement
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class ProposedSlice:
+    """A slice: deps and patterns (common first, then per platform)."""
+
+    name: str
+    deps: tuple[ProposedDep, ...]
+    paths: tuple[PathLine, ...]
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A file in no slice, grouped by ``group`` in the output."""
+
+    path: str
+    group: str
+    detail: str | None = None
+    arches: tuple[str, ...] = ()  # empty: on every arch
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Everything the emitter writes for one package."""
+
+    package: str
+    nevras: tuple[tuple[str, str], ...]  # (arch, NEVRA)
+    arches: tuple[str, ...]
+    top_deps: tuple[str, ...]
+    slices: tuple[ProposedSlice, ...]
+    left_out: tuple[LeftOut, ...]
+    directories: int
+    notes: tuple[str, ...]
+    model: bool
+    unresolved: tuple[str, ...] = ()
+    file_lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def slice(self, name: str) -> ProposedSlice | None:
+        """The slice called ``name``, or None."""
+        return next((s for s in self.slices if s.name == name), None)
+
+
+def symlink_needs(rpm: RpmPackage) -> tuple[Need, ...]:
+    """A :class:`Need` per symlink whose target is a file of the package itself
+    (a directory target is made by whichever slice ships the link)."""
+    own = {f.path for f in rpm.files if f.kind is not FileKind.DIR}
+    needs = []
+    for entry in rpm.files:
+        if entry.kind is FileKind.SYMLINK and entry.link_target:
+            target = resolve_link(entry.path, entry.link_target)
+            if target in own:
+                needs.append(Need(entry.path, entry.link_target, "symlink", rpm.name, target))
+    return tuple(needs)
+
+
+def _reason(need: Need) -> str:
+    name = posixpath.basename(need.needed_by)
+    if need.kind == "NEEDED":
+        return f"{name} NEEDED {need.what}"
+    if need.kind == "interpreter":
+        return f"{name} interpreter {need.what}"
+    if need.kind == "script":
+        return f"{name} script interpreter {need.what}"
+    return f"{name} -> {need.what}"
+
+
+def propose(plan: SlicePlan, facts: Sequence[ArchFacts], locate: Locate, *,
+            model: bool = True) -> Proposal:
+    """The proposal for ``plan``'s package; ``facts`` in the plan's arch order."""
+    arches = plan.arches
+    by_arch = {f.arch: f for f in facts}
+    file_lists = {arch: tuple(sorted(plan.files[arch])) for arch in arches}
+    dirs = {arch: {p for p, f in plan.files[arch].items() if f.kind is FileKind.DIR}
+            for arch in arches}
+    notes: list[str] = []
+    unresolved: dict[str, list[str]] = {}
+    slices = []
+    for name in plan.order:
+        members = plan.members(name)
+        placements = place(members, file_lists, arches, dirs)
+        lines = tuple(PathLine(p, _comment(plan, p)) for p in placements)
+        deps = _deps(plan, name, members, by_arch, locate, notes, unresolved)
+        slices.append(ProposedSlice(name, deps, lines))
+    top = (f"{plan.package}_copyright",) if "copyright" in plan.order else ()
+    return Proposal(
+        package=plan.package,
+        nevras=tuple((arch, by_arch[arch].rpm.nevra) for arch in arches),
+        arches=arches, top_deps=top, slices=tuple(slices),
+        left_out=_left_out(plan),
+        directories=len({p for arch in arches for p, f in plan.files[arch].items()
+                         if f.kind is FileKind.DIR}),
+        notes=tuple(dict.fromkeys(notes)), model=model,
+        unresolved=tuple(f"{text} (on {', '.join(on)})"
+                         for text, on in unresolved.items()), file_lists=file_lists,
+    )
+
+
+def _comment(plan: SlicePlan, placement: Placement) -> str | None:
+    comments: list[str] = []
+    for arch, paths in placement.selects:
+        for path in paths:
+            text = plan.choices[arch][path].comment
+            if text and text not in comments:
+                comments.append(text)
+    if not comments:
+        return None
+    return comments[0] + (f" (+{len(comments) - 1} more)" if len(comments) > 1 else "")
+
+
+def _deps(plan: SlicePlan, name: str, members: Mapping[str, set[str]],
+          by_arch: Mapping[str, ArchFacts], locate: Locate, notes: list[str],
+          unresolved: dict[str, list[str]]) -> tuple[ProposedDep, ...]:
+    """The slice's deps, merged over arches, each with its reasons."""
+    found: dict[str, dict[str, list[str]]] = {}  # ref -> arch -> reasons
+    dep_notes: dict[str, str] = {}
+    for arch in plan.arches:
+        choices = plan.choices[arch]
+        for need in sorted(by_arch[arch].needs, key=lambda n: (
+                _rank(choices.get(n.needed_by)), n.needed_by, n.kind, n.what)):
+            if need.needed_by not in members[arch]:
+                continue
+            if need.package is None or need.path is None:
+                unresolved.setdefault(f"{_reason(need)}: no provider found", []).append(arch)
+                continue
+            if need.package == plan.package:
+                target = plan.slice_of(arch, need.path)
+                if target is None:
+                    unresolved.setdefault(f"{_reason(need)}: {need.path} is left out of "
+                                          "every slice", []).append(arch)
+                    continue
+                if target == name:
+                    continue
+                located = Located(f"{plan.package}_{target}")
+            else:
+                located = locate(need.package, need.path, arch)
+            if located.ref is None:
+                unresolved.setdefault(f"{_reason(need)}: {located.note or 'no slice'}",
+                                      []).append(arch)
+                continue
+            found.setdefault(located.ref, {}).setdefault(arch, []).append(_reason(need))
+            if located.note:
+                dep_notes.setdefault(located.ref, located.note)
+                notes.append(located.note)
+    deps = []
+    for ref in sorted(found):
+        per_arch = found[ref]
+        reasons = list(dict.fromkeys(r for arch in plan.arches for r in per_arch.get(arch, [])))
+        on = tuple(arch for arch in plan.arches if arch in per_arch)
+        deps.append(ProposedDep(ref, reasons[0], len(reasons) - 1,
+                                () if len(on) == len(plan.arches) else on, dep_notes.get(ref)))
+    return tuple(deps)
+
+
+def _rank(choice: FileChoice | None) -> int:
+    """Shared libraries first: their needs make the clearest reason for a dep."""
+    return 0 if choice is not None and choice.role is Role.LIBS else 1
+
+
+def _group(choice: FileChoice) -> tuple[str, str | None]:
+    """The heading a left-out file is listed under, and a per-file detail."""
+    decision = choice.decision
+    if decision.source == "model":
+        return "the model decided left-out", decision.reason
+    reason = decision.reason
+    if reason.startswith("development symlink"):
+        return "development symlink", reason.removeprefix("development symlink ")
+    if " (model unsure" in reason:
+        head, _, tail = reason.partition(" (")
+        return f"{head} (uncertain)", tail.rstrip(")")
+    return reason, None
+
+
+def _left_out(plan: SlicePlan) -> tuple[LeftOut, ...]:
+    where: dict[tuple[str, str, str | None], list[str]] = {}
+    for arch in plan.arches:
+        for path, choice in plan.choices[arch].items():
+            if choice.slice is None:
+                group, detail = _group(choice)
+                where.setdefault((path, group, detail), []).append(arch)
+    result = []
+    for (path, group, detail), on in where.items():
+        arches = () if len(on) == len(plan.arches) else tuple(on)
+        result.append(LeftOut(path, group, detail, arches))
+    return tuple(sorted(result, key=lambda item: (item.group, item.path)))

@@ -1,0 +1,179 @@
+"""The I/O side of ``sdfgen propose``: read packages, resolve needs, find providers' slices.
+
+:class:`Proposer` holds an open :class:`~sdfgen.rpm.session.Session`, the SDFs of
+``--sdf-dir`` and the classifier settings. For a package it reads the RPM on every arch,
+resolves ELF needs (``sdfgen.rpm.needed``), script interpreters and symlink targets to the
+providing package and file, and plans the slices; a need met by another package becomes
+a dep on the slice of that package that holds the file: from its SDF in ``--sdf-dir``
+when there is one, else from sdfgen's own slicing of that package (planned once and
+cached; the proposal then notes the assumption).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from pathlib import Path
+
+from sdfgen.errors import PackageNotFoundError
+from sdfgen.facts import FileKind, PackageFile, RpmPackage
+from sdfgen.roles.model import Decision, PackageContext, RoleModel, classify, default_model
+from sdfgen.roles.rules import classify_by_rules
+from sdfgen.rpm.needed import resolve_package
+from sdfgen.rpm.session import Session
+from sdfgen.sdf.model import Sdf, load_sdf_dir, slice_of_path
+from sdfgen.slicing.plan import SlicePlan, plan_slices
+from sdfgen.slicing.proposal import ArchFacts, Located, Need, Proposal, propose, symlink_needs
+
+
+class Proposer:
+    """Proposes SDFs for packages of one session; caches plans of provider packages."""
+
+    def __init__(self, session: Session, *, sdf_dir: Path | None = None,
+                 use_model: bool = True, model: RoleModel | None = None) -> None:
+        self.session = session
+        self.sdf_dir = sdf_dir
+        self.sdfs: dict[str, Sdf] = load_sdf_dir(sdf_dir) if sdf_dir is not None else {}
+        self.use_model = use_model
+        self.model = (model or default_model()) if use_model else None
+        self._plans: dict[str, SlicePlan] = {}
+        self._rpms: dict[tuple[str, str], RpmPackage | None] = {}
+
+    # -- classification -----------------------------------------------------------------
+
+    def decide(self, path: str, package: str, file: PackageFile,
+               context: PackageContext | None = None) -> Decision:
+        """The role decision for a file under this proposer's settings."""
+        if self.model is not None:
+            return classify(path, package, file, self.model, context=context)
+        ruled = classify_by_rules(path, package, file=file)
+        return Decision(ruled.role, "rules", ruled.reason)
+
+    def _confidence(self, path: str, package: str, file: PackageFile) -> bool:
+        return classify_by_rules(path, package, file=file).confident
+
+    # -- reading ------------------------------------------------------------------------
+
+    def rpm(self, arch: str, name: str) -> RpmPackage | None:
+        """``name`` on ``arch`` (None when that arch's repositories lack it)."""
+        key = (arch, name)
+        if key not in self._rpms:
+            try:
+                meta = self.session.repository(arch).latest(name)
+            except PackageNotFoundError:
+                self._rpms[key] = None
+            else:
+                self._rpms[key] = self.session.read(arch, meta)
+        return self._rpms[key]
+
+    def rpms(self, name: str) -> dict[str, RpmPackage]:
+        """``name`` per arch where it exists; raises PackageNotFoundError where it does not
+        exist on any requested arch."""
+        found = {arch: rpm for arch in self.session.arches
+                 if (rpm := self.rpm(arch, name)) is not None}
+        if not found:
+            # Raise the repository's own error: it names the arches and suggests names.
+            self.session.repository(self.session.arches[0]).latest(name)
+        return found
+
+    def plan(self, name: str) -> SlicePlan:
+        """sdfgen's slicing of ``name`` on every arch where it exists (cached)."""
+        if name not in self._plans:
+            rpms = self.rpms(name)
+            self._plans[name] = plan_slices(
+                name, {arch: rpm.files for arch, rpm in rpms.items()}, self.decide,
+                None if self.use_model else self._confidence)
+        return self._plans[name]
+
+    # -- needs and their slices ------------------------------------------------------------
+
+    def needs(self, arch: str, rpm: RpmPackage) -> tuple[Need, ...]:
+        """ELF, script and symlink needs of ``rpm``'s files on ``arch``."""
+        needs = [Need(row.needed_by, row.soname, "interpreter" if row.interpreter else "NEEDED",
+                      row.package, row.path)
+                 for row in resolve_package(self.session, arch, rpm)]
+        needs.extend(self._script_needs(arch, rpm))
+        needs.extend(symlink_needs(rpm))
+        return tuple(needs)
+
+    def _script_needs(self, arch: str, rpm: RpmPackage) -> list[Need]:
+        own = {f.path for f in rpm.files if f.kind is not FileKind.DIR}
+        needs = []
+        for entry in rpm.files:
+            if not entry.shebang or entry.kind is not FileKind.FILE or not entry.mode & 0o111:
+                continue
+            interpreter = entry.shebang
+            if posixpath.basename(interpreter) == "env":
+                # The reader keeps the shebang's first word only: the program is unknown.
+                needs.append(Need(entry.path, interpreter, "script", None, None))
+                continue
+            needs.append(self._provider_need(arch, rpm.name, own, entry.path, interpreter))
+        return needs
+
+    def _provider_need(self, arch: str, package: str, own: set[str], needed_by: str,
+                       path: str) -> Need:
+        # usrmerge: /bin/sh may be shipped as /usr/bin/sh and the other way round.
+        candidates = [path]
+        if path.startswith("/usr/"):
+            candidates.append(path[4:])
+        else:
+            candidates.append("/usr" + path)
+        for candidate in candidates:
+            if candidate in own:
+                return Need(needed_by, path, "script", package, candidate)
+        repository = self.session.repository(arch)
+        for candidate in candidates:
+            providers = repository.whatprovides(candidate)
+            if providers:
+                return Need(needed_by, path, "script", providers[0].name, candidate)
+        return Need(needed_by, path, "script", None, None)
+
+    def locate(self, package: str, path: str, arch: str) -> Located:
+        """The slice of ``package`` holding ``path`` on ``arch``."""
+        sdf = self.sdfs.get(package)
+        if sdf is not None:
+            name = slice_of_path(sdf, path, arch)
+            if name is None:
+                return Located(None, f"{package}'s SDF in --sdf-dir has no slice with {path} "
+                                     f"on {arch}")
+            return Located(f"{package}_{name}")
+        try:
+            name = self.plan(package).slice_of(arch, path)
+        except PackageNotFoundError:
+            return Located(None, f"{package} is not in the repositories")
+        if name is None:
+            return Located(None, f"sdfgen leaves {path} of {package} out of every slice")
+        return Located(f"{package}_{name}",
+                       f"no SDF for {package} in --sdf-dir; assumed {package}_{name}")
+
+    # -- proposing ----------------------------------------------------------------------
+
+    def propose(self, name: str) -> Proposal:
+        """The proposal for package ``name`` on every arch where it exists."""
+        rpms = self.rpms(name)
+        plan = self.plan(name)
+        facts = [ArchFacts(arch, rpm, self.needs(arch, rpm)) for arch, rpm in rpms.items()]
+        proposal = propose(plan, facts, self.locate, model=self.use_model)
+        missing = [arch for arch in self.session.arches if arch not in rpms]
+        if missing:
+            note = f"{name} is not in the {', '.join(missing)} repositories"
+            proposal = _with_note(proposal, note)
+        return proposal
+
+    def all_names(self) -> list[str]:
+        """Every package name of every arch's repositories, sorted."""
+        names: set[str] = set()
+        for arch in self.session.arches:
+            names.update(self.session.repository(arch).package_names())
+        return sorted(names)
+
+
+def _with_note(proposal: Proposal, note: str) -> Proposal:
+    from dataclasses import replace
+
+    return replace(proposal, notes=(*proposal.notes, note))
+
+
+def propose_names(proposer: Proposer, names: Sequence[str]) -> list[Proposal]:
+    """Proposals for ``names`` in order (one session, shared caches)."""
+    return [proposer.propose(name) for name in names]
