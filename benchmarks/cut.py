@@ -49,7 +49,8 @@ from builder.distrofile import load_distrofile  # noqa: E402
 from builder.extract import SliceSelection, cut_package  # noqa: E402
 from builder.rootwriter import RootWriter  # noqa: E402
 from sdfgen.rpm.cpio import iter_entries  # noqa: E402
-from sdfgen.rpm.reader import decompressed_payload, read_rpm  # noqa: E402
+from sdfgen.rpm.payload import decompressed_payload  # noqa: E402
+from sdfgen.rpm.reader import read_rpm  # noqa: E402
 from sdfgen.rpm.session import RepoOptions, open_session  # noqa: E402
 from sdfgen.sdf.globs import matches  # noqa: E402
 from sdfgen.sdf.model import SliceRef, load_sdf_dir, patterns_for  # noqa: E402

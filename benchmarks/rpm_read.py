@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sdfgen.rpm.reader import decompressed_payload, read_rpm
+from sdfgen.rpm.payload import decompressed_payload
+from sdfgen.rpm.reader import read_rpm
 
 CHUNK = 1 << 20
 
@@ -45,7 +46,7 @@ def decompress_only(path: Path) -> int:
 
 def payload_offset(path: Path) -> int:
     """Where the compressed payload starts (the end of the main header)."""
-    import rpmfile  # benchmark-only: the library reads headers in sdfgen.rpm.reader
+    import rpmfile  # benchmark-only: the library reads headers in sdfgen.rpm.header
 
     with rpmfile.open(str(path)) as rpm:
         return int(rpm.data_offset)

@@ -22,15 +22,8 @@ from sdfgen.errors import PackageNotFoundError, RepoError
 from sdfgen.facts import Evr, PackageMeta
 from sdfgen.repo.evr import evr_key
 from sdfgen.repo.fetch import Fetcher, FetchOptions, join_url
-from sdfgen.repo.metadata import (
-    PrimaryRecord,
-    RepoMd,
-    RepoMdRecord,
-    iter_filelists,
-    iter_primary,
-    parse_repomd,
-    to_package_meta,
-)
+from sdfgen.repo.metadata import PrimaryRecord, iter_filelists, iter_primary, to_package_meta
+from sdfgen.repo.repomd import RepoMd, RepoMdRecord, parse_repomd
 from sdfgen.repo.sources import RepoSource
 
 # Bump when the index layout changes so old cache files are not read. Records are stored

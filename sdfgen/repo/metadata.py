@@ -1,11 +1,12 @@
-"""Repository metadata: repomd.xml, and streaming parsers for primary and filelists.
+"""Streaming parsers for a repository's primary.xml and filelists.xml.
 
 primary.xml of a full openEuler repository is 100+ MB uncompressed, so it is never
 loaded as a DOM: expat is fed decompressed chunks and each ``<package>`` becomes a
 compact :class:`PrimaryRecord` (plain values, cheap to store in the index) as soon as it
 is complete. :func:`to_package_meta` makes the facts dataclass from a record.
 The compression (gz, xz, bz2, zst or none) is detected from magic bytes, since mirrors
-do not always name files after their content.
+do not always name files after their content. repomd.xml, which locates these
+files, is parsed by :mod:`sdfgen.repo.repomd`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ import bz2
 import gzip
 import lzma
 import os
-import xml.etree.ElementTree as ET
 import xml.parsers.expat as expat
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Generic, NamedTuple, TypeVar
 
@@ -27,12 +26,10 @@ import zstandard
 from sdfgen.errors import RepoError
 from sdfgen.facts import Capability, Evr, PackageMeta
 
-_REPO_NS = "{http://linux.duke.edu/metadata/repo}"  # ElementTree's spelling, for repomd
-# expat's spelling ("URI local") for the streamed files.
+# expat's spelling ("URI local") of the namespaces.
 _COMMON_NS = "http://linux.duke.edu/metadata/common"
 _RPM_NS = "http://linux.duke.edu/metadata/rpm"
 _FILELISTS_NS = "http://linux.duke.edu/metadata/filelists"
-_XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 _XML_BASE_EXPAT = "http://www.w3.org/XML/1998/namespace base"
 
 _CHUNK = 1024 * 1024
@@ -40,37 +37,6 @@ _R = TypeVar("_R")
 
 # (name, flags, epoch, version, release); flags and the EVR parts are None when unversioned.
 Entry = tuple[str, "str | None", "str | None", "str | None", "str | None"]
-
-
-@dataclass(frozen=True)
-class RepoMdRecord:
-    """One ``<data type=...>`` of repomd.xml."""
-
-    data_type: str  # primary, filelists, other, primary_db, ...
-    location: str  # href relative to the repository's base URL
-    checksum_type: str
-    checksum: str
-    open_checksum_type: str = ""
-    open_checksum: str = ""
-    size: int | None = None
-    open_size: int | None = None
-    timestamp: int = 0
-    location_base: str | None = None  # xml:base of <location>, if any
-
-
-@dataclass(frozen=True)
-class RepoMd:
-    """Parsed repomd.xml: its revision and data records by type."""
-
-    revision: str
-    records: tuple[RepoMdRecord, ...]
-
-    def record(self, data_type: str) -> RepoMdRecord | None:
-        """The record of ``data_type`` (``primary``, ``filelists``), or None."""
-        for record in self.records:
-            if record.data_type == data_type:
-                return record
-        return None
 
 
 class PrimaryRecord(NamedTuple):
@@ -93,38 +59,6 @@ class PrimaryRecord(NamedTuple):
     provides: list[Entry]
     requires: list[Entry]
     files: list[str]
-
-
-def parse_repomd(data: bytes, url: str) -> RepoMd:
-    """Parse repomd.xml content fetched from ``url``; RepoError when it is not valid."""
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise RepoError(f"{url}: not a valid repomd.xml: {exc}") from None
-    if root.tag != f"{_REPO_NS}repomd":
-        raise RepoError(f"{url}: not a repomd.xml (root element {_local(root.tag)!r})")
-    records = []
-    for data_elem in root.iter(f"{_REPO_NS}data"):
-        data_type = data_elem.get("type", "")
-        location = data_elem.find(f"{_REPO_NS}location")
-        checksum = data_elem.find(f"{_REPO_NS}checksum")
-        if location is None or not location.get("href") or checksum is None or not checksum.text:
-            raise RepoError(f"{url}: <data type={data_type!r}> lacks a location or checksum")
-        open_checksum = data_elem.find(f"{_REPO_NS}open-checksum")
-        records.append(RepoMdRecord(
-            data_type=data_type,
-            location=location.get("href", ""),
-            checksum_type=checksum.get("type", "sha256"),
-            checksum=checksum.text.strip(),
-            open_checksum_type=open_checksum.get("type", "") if open_checksum is not None else "",
-            open_checksum=(open_checksum.text or "").strip() if open_checksum is not None else "",
-            size=_int_or_none(data_elem.findtext(f"{_REPO_NS}size")),
-            open_size=_int_or_none(data_elem.findtext(f"{_REPO_NS}open-size")),
-            timestamp=_int_or_none(data_elem.findtext(f"{_REPO_NS}timestamp")) or 0,
-            location_base=location.get(_XML_BASE),
-        ))
-    revision = (root.findtext(f"{_REPO_NS}revision") or "").strip()
-    return RepoMd(revision, tuple(records))
 
 
 def open_decompressed(path: Path) -> IO[bytes]:
@@ -386,15 +320,9 @@ class _FilelistsHandler(_Handler[tuple[str, list[str]]]):
             self._files = []
 
 
-def _int_or_none(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None
-
-
 def _local(tag: str) -> str:
-    return tag.rpartition("}")[2].rpartition(" ")[2]
+    """The local name of an expat tag (``uri name``, as namespace_separator=" " gives)."""
+    return tag.rpartition(" ")[2]
 
 
 _PACKAGE = f"{_COMMON_NS} package"

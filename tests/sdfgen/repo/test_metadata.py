@@ -1,4 +1,4 @@
-"""Tests for sdfgen.repo.metadata over repositories made by the real createrepo_c."""
+"""Tests for sdfgen.repo.metadata and .repomd over repositories made by the real createrepo_c."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from sdfgen.repo.metadata import (
     iter_filelists,
     iter_primary,
     open_decompressed,
-    parse_repomd,
     to_package_meta,
 )
+from sdfgen.repo.repomd import parse_repomd
 
 COMPRESSIONS = ["gz", "xz", "bz2", "zst", "none"]
 

@@ -17,9 +17,10 @@ import pytest
 
 from sdfgen.errors import RpmError
 from sdfgen.facts import FileFlag, FileKind, PackageFile, PayloadProblem
-from sdfgen.rpm import reader as rpmreader
+from sdfgen.rpm import payload as rpmpayload
 from sdfgen.rpm.cpio import CpioError, iter_entries
-from sdfgen.rpm.reader import decompressed_payload, read_rpm
+from sdfgen.rpm.payload import decompressed_payload
+from sdfgen.rpm.reader import read_rpm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))
 from builders import build_rpm, compile_c, patch_payload_names  # noqa: E402
@@ -372,7 +373,7 @@ def test_zstd_payload_is_streamed_not_buffered(tmp_path: Path) -> None:
 
 def test_large_elf_goes_through_a_temporary_file(rich_rpm: tuple[str, Path], rich_tree: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rpmreader, "ELF_SPOOL_MAX", 1024)
+    monkeypatch.setattr(rpmpayload, "ELF_SPOOL_MAX", 1024)
     sink = Collector()
     pkg = read_rpm(rich_rpm[1], on_content=sink, wants=lambda p: p.endswith(".so.1.0"))
     lib = pkg.file("/usr/lib64/libdemo.so.1.0")
