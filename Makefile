@@ -51,6 +51,7 @@ demo: setup sample-repo apps
 bench: setup sample-repo apps
 	$(PY) benchmarks/repo_metadata.py
 	$(PY) benchmarks/cut.py
+	$(PY) benchmarks/startup.py
 
 lint: setup
 	$(VENV)/bin/ruff check sdfgen builder tests samples benchmarks

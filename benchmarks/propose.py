@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_REPO = ROOT / "build" / "sample-repo"
 CLI = [sys.executable, "-m", "sdfgen.cli.app"]
+# The release `make sample-repo` builds, and sdfgen's default.
+RELEASE = "24.03-LTS"
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -41,26 +43,42 @@ def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
-def best_of(repeat: int, run: Callable[[], object]) -> float:
-    """The fastest of ``repeat`` runs, in seconds."""
+def require_sample_repo() -> None:
+    """Exit with a one-line message when build/sample-repo has not been built."""
+    if not (SAMPLE_REPO / f"openEuler-{RELEASE}" / "OS" / "x86_64" / "repodata").is_dir():
+        sys.exit(f"error: no sample repository at {SAMPLE_REPO}: run make sample-repo")
+
+
+def timings(repeat: int, run: Callable[[], object]) -> list[float]:
+    """The wall time of each of ``repeat`` runs, in seconds."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         run()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return times
+
+
+def best_of(repeat: int, run: Callable[[], object]) -> float:
+    """The fastest of ``repeat`` runs, in seconds."""
+    return min(timings(repeat, run))
+
+
+def run_quiet(argv: list[str]) -> None:
+    """``argv`` in a new process, its output discarded; raises when it fails."""
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def run_cli(args: list[str]) -> None:
     """``sdfgen ARGS`` in a new process; raises when it fails."""
-    subprocess.run([*CLI, *args], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    run_quiet([*CLI, *args])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    require_sample_repo()
     from sdfgen.cli import app as cli
     server, url = serve(SAMPLE_REPO)
     try:

@@ -32,6 +32,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich help imports rich's tables and markdown (see
+    # sdfgen.cli.app).
+    rich_markup_mode=None,
 )
 
 PlatformOpt = Annotated[

@@ -11,10 +11,9 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from sdfgen import __version__
 from sdfgen.cli.options import (
@@ -29,12 +28,20 @@ from sdfgen.cli.options import (
 )
 from sdfgen.cli.runner import run_app
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sdfgen.repo.fetch import ProgressCallback
+
 app = typer.Typer(
     name="sdfgen",
     help="Authoring assistant for openEuler Slice Definition Files.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich help imports rich's tables and markdown, which
+    # nearly doubles the time `sdfgen --help` takes.
+    rich_markup_mode=None,
 )
 
 @app.command()
@@ -50,15 +57,15 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show a package's files, ELF facts and NEEDED providers, per arch."""
-    from sdfgen.cli.render import render_inspect
     from sdfgen.rpm.inspect import inspect_package, report_to_json
 
     options = repo_options(release, mirror, repo, repofile, arch, cache_dir, timeout)
-    console = Console(stderr=True)
-    reports = inspect_package(package, options, progress=_progress(console, as_json))
+    reports = inspect_package(package, options, progress=None if as_json else _progress())
     if as_json:
         sys.stdout.write(json.dumps(report_to_json(reports), indent=2, sort_keys=False) + "\n")
     else:
+        from sdfgen.cli.render import render_inspect
+
         render_inspect(reports, _stdout_console())
 
 
@@ -95,16 +102,22 @@ def version() -> None:
 
 
 def _stdout_console() -> Console:
+    from rich.console import Console
+
     # Piped output (a file, less, a review tool) gets a width that keeps paths whole.
     if sys.stdout.isatty() or os.environ.get("COLUMNS"):
         return Console()
     return Console(width=200)
 
 
-def _progress(console: Console, quiet: bool):  # type: ignore[no-untyped-def]
+def _progress() -> ProgressCallback | None:
+    """Download bars on stderr when it is a terminal, else None."""
+    from rich.console import Console
+
     from sdfgen.cli.render import DownloadProgress
 
-    return None if quiet or not console.is_terminal else DownloadProgress(console)
+    console = Console(stderr=True)
+    return DownloadProgress(console) if console.is_terminal else None
 
 
 def _register_commands() -> None:

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from sdfgen.cli.options import (
     ArchOpt,
@@ -29,6 +28,12 @@ from sdfgen.cli.options import (
     repo_options,
 )
 from sdfgen.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sdfgen.slicing.proposal import Proposal
+    from sdfgen.slicing.proposer import Proposer
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +68,8 @@ def propose(
         "--check", help="Write nothing; exit 1 when a file would change.")] = False,
 ) -> None:
     """Propose SDFs for packages, from their files and ELF needs on every arch."""
+    from rich.console import Console
+
     from sdfgen.rpm.session import open_session
     from sdfgen.slicing.proposer import Proposer
 
@@ -112,12 +119,9 @@ def _destination(output: str | None, sdf_dir: Path | None, *,
     return target, False
 
 
-def _run_all(proposer: object, names: list[str], writer: _Writer, err: Console) -> None:
+def _run_all(proposer: Proposer, names: list[str], writer: _Writer, err: Console) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from sdfgen.slicing.proposer import Proposer
-
-    assert isinstance(proposer, Proposer)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("propose", total=len(names))
@@ -152,11 +156,9 @@ class _Writer:
             return self.destination / f"{package}.yaml"
         return self.destination
 
-    def handle(self, proposal: object) -> None:
+    def handle(self, proposal: Proposal) -> None:
         from sdfgen.slicing.emit import emit
-        from sdfgen.slicing.proposal import Proposal
 
-        assert isinstance(proposal, Proposal)
         for note in proposal.notes:
             self.err.print(f"{proposal.package}: {note}", highlight=False, markup=False)
         existing = (self.sdf_dir / f"{proposal.package}.yaml") if self.sdf_dir else None
@@ -174,11 +176,9 @@ class _Writer:
             return
         self._write(target, text)
 
-    def _update(self, existing: Path, proposal: object) -> None:
-        from sdfgen.slicing.proposal import Proposal
+    def _update(self, existing: Path, proposal: Proposal) -> None:
         from sdfgen.slicing.update import update_sdf
 
-        assert isinstance(proposal, Proposal)
         result = update_sdf(existing, proposal)
         for line in result.vanished:
             self.err.print(f"{existing}: vanished: {line}", highlight=False, markup=False)

@@ -3,6 +3,9 @@
 Commands share the repository options (``--release``, ``--mirror``, ``--repo``,
 ``--repofile``, ``--arch``, ``--cache-dir``); a :class:`Session` opens the repositories
 for each requested arch once and reads each RPM at most once per process.
+
+Every command imports :class:`RepoOptions` at start-up (``sdfgen.cli.options``), so the
+fetcher, the repository index and the RPM reader are imported only when a session opens.
 """
 
 from __future__ import annotations
@@ -11,14 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sdfgen.errors import ConfigError
-from sdfgen.facts import ElfInfo, PackageMeta, RpmPackage
-from sdfgen.repo.fetch import FetchOptions, ProgressCallback
-from sdfgen.repo.index import Repository, open_repositories
 from sdfgen.repo.sources import DEFAULT_RELEASE, sources_by_arch
-from sdfgen.rpm.reader import read_rpm
+
+if TYPE_CHECKING:
+    from sdfgen.facts import ElfInfo, PackageMeta, RpmPackage
+    from sdfgen.repo.fetch import ProgressCallback
+    from sdfgen.repo.index import Repository
 
 SUPPORTED_ARCHES = ("x86_64", "aarch64")
 
@@ -50,6 +54,9 @@ class Session:
     """Open repositories per arch plus an in-process cache of read RPMs."""
 
     def __init__(self, options: RepoOptions, progress: ProgressCallback | None = None) -> None:
+        from sdfgen.repo.fetch import FetchOptions
+        from sdfgen.repo.index import open_repositories
+
         for arch in options.arches:
             if arch not in SUPPORTED_ARCHES:
                 raise ConfigError(
@@ -74,6 +81,8 @@ class Session:
 
     def read(self, arch: str, meta: PackageMeta, *, elf: bool = True) -> RpmPackage:
         """The RPM of ``meta`` downloaded (verified, cached) and read once per process."""
+        from sdfgen.rpm.reader import read_rpm
+
         key = (meta.checksum, elf)
         if key not in self._read and (meta.checksum, True) in self._read:
             return self._read[(meta.checksum, True)]
