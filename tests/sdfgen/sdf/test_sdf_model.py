@@ -148,6 +148,23 @@ def test_write_atomic_replaces_and_keeps_mode(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["a.yaml"]
 
 
+def test_write_atomic_writes_into_a_pipe_and_keeps_it(tmp_path: Path) -> None:
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "out"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    write_atomic(fifo, "slices: {}\n")
+    reader.join(timeout=10)
+    assert received == ["slices: {}\n"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # not replaced by a regular file
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
 # -- the model ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("text", "package", "name"), [
