@@ -29,10 +29,11 @@ system-packages:
 
 venv: $(VENV)/.stamp
 
-$(VENV)/.stamp: pyproject.toml
+# The numeric libraries are pinned to the versions the committed model was made with.
+$(VENV)/.stamp: pyproject.toml models/constraints.txt
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -c models/constraints.txt
 	@touch $@
 
 sample-repo: setup

@@ -80,18 +80,22 @@ def train(
         bool, typer.Option("--eval", help="Only evaluate (grouped CV) and print the report.")
     ] = False,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    folds: Annotated[int, typer.Option("--folds")] = 5,
+    folds: Annotated[int, typer.Option("--folds", min=2)] = 5,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", min=1, help="Processes for the fits (default: one per core); same result.",
+    )] = None,
 ) -> None:
     """Learn file roles from hand-written slices; --eval prints models/REPORT.md's content."""
     from sdfgen.roles import training
     from sdfgen.roles.corpus import default_corpus_dir
+    from sdfgen.roles.report import render_report
 
     corpus_dir = corpus or default_corpus_dir(Path(__file__).resolve().parents[2])
     if evaluate:
-        report = training.evaluate(corpus_dir, folds=folds, seed=seed)
-        sys.stdout.write(training.render_report(report))
+        report = training.evaluate(corpus_dir, folds=folds, seed=seed, jobs=jobs)
+        sys.stdout.write(render_report(report))
         return
-    result = training.train(corpus_dir, out, seed=seed, folds=folds)
+    result = training.train(corpus_dir, out, seed=seed, folds=folds, jobs=jobs)
     typer.echo(f"trained on {result.samples} files in {result.seconds:.1f} s: {result.model_path}")
 
 

@@ -2,47 +2,55 @@
 
 :func:`train` fits the model on every corpus file and writes ``models/``;
 :func:`evaluate` measures rules alone, model alone and the combination (rules where
-confident, model otherwise) with package-grouped cross-validation; :func:`render_report`
-turns the result into the markdown of ``models/REPORT.md``. Everything is deterministic
-for a given corpus, seed and library versions, so the report reproduces to the digit.
+confident, model otherwise) with package-grouped, nested cross-validation;
+:mod:`sdfgen.roles.report` turns the result into ``models/REPORT.md``.
 
 Grouping: a fold never holds a package that another fold trains on. It is stricter than
 grouping by package name: packages of one *family* (``openjdk-17-jre-headless`` and
 ``openjdk-21-jre-headless``, ``binutils`` and ``binutils-aarch64-linux-gnu``) share a
 group, because they are near-copies and would otherwise leak each other's labels.
+
+Reproducibility across machines: floating-point sums differ in their last bits between
+CPUs (OpenBLAS picks kernels per CPU) and thread counts, so a fit is only equal to a few
+decimals elsewhere. What is exact: the folds, the features, the samples. What is robust by
+construction: each fit runs on one BLAS/OpenMP thread (threadpoolctl) to a tight tolerance,
+so machines land on the same optimum to many more digits than the report shows;
+probabilities are rounded to :data:`~sdfgen.roles.model.PROBABILITY_DIGITS` before any
+comparison with a threshold; and the threshold choice treats objectives within
+:data:`THRESHOLD_TIE` (the report's tolerance) as equal and then takes the highest
+threshold, so a choice no longer hangs on a difference in the fourth decimal.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import multiprocessing
+import os
 import re
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from sdfgen.roles.corpus import CorpusPackage, labels_digest, read_labels
+from sdfgen.roles.features import RULE_FEATURE_VALUE, PackageContext, feature_row, package_context
+from sdfgen.roles.fitting import FitParams, fit_rows, library_versions
 from sdfgen.roles.labels import Role, role_for_slice
-from sdfgen.roles.model import (
-    OVERRIDE_THRESHOLD,
-    RULE_FEATURE_VALUE,
-    THRESHOLD_GRID,
-    FitParams,
-    PackageContext,
-    RoleModel,
-    combine,
-    feature_row,
-    fit_rows,
-    library_versions,
-    package_context,
-    save_model,
-)
+from sdfgen.roles.model import OVERRIDE_THRESHOLD, RoleModel, combine, save_model
+from sdfgen.roles.report import REPORT_TOLERANCE, EvalReport, render_report, score
 from sdfgen.roles.rules import RuleDecision, classify_by_rules
 
 REPORT_FILE = "REPORT.md"
 INNER_FOLDS = 3  # folds of the cross-validation inside each training set (threshold choice)
+THRESHOLD_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
+# Objectives (macro-F1 + include/leave-out accuracy, up to 2.0) closer than the report's
+# tolerance tie, and the highest tied threshold wins: a choice never rests on a difference
+# the report does not claim to reproduce, and the model overturns the rules only for a
+# clear gain.
+THRESHOLD_TIE = REPORT_TOLERANCE
 Ranking = list[tuple[Role, float]]
 _ARCH_WORDS = re.compile(
     r"-(?:aarch64|x86-64|powerpc64le|s390x|arm64|amd64|i686|riscv64)(?:-linux-gnu\w*)?"
@@ -56,50 +64,6 @@ class Sample:
     path: str
     package: str
     role: Role
-
-
-@dataclass(frozen=True)
-class RoleScore:
-    """Precision, recall and F1 of one role, with its number of true files."""
-
-    role: Role
-    precision: float
-    recall: float
-    f1: float
-    support: int
-
-
-@dataclass(frozen=True)
-class MethodScore:
-    """The scores of one method (rules, model or combined) over all folds."""
-
-    method: str
-    roles: tuple[RoleScore, ...]
-    macro_f1: float
-    accuracy: float
-    include_accuracy: float  # the include/leave-out decision, over files
-    include_accuracy_packages: float  # the same, averaged over packages
-
-
-@dataclass(frozen=True)
-class EvalReport:
-    """The result of :func:`evaluate`."""
-
-    corpus_sha256: str
-    packages: int
-    groups: int
-    files: int
-    folds: int
-    seed: int
-    params: FitParams
-    libraries: dict[str, str]
-    methods: tuple[MethodScore, ...]
-    rules_confident_share: float
-    rules_confident_accuracy: float
-    rules_confident_include_errors: float  # share of all files: bounds (c)'s include accuracy
-    label_counts: tuple[tuple[Role, int], ...] = field(default=())
-    fold_thresholds: tuple[float, ...] = ()  # chosen inside each outer fold's training set
-    threshold: float = OVERRIDE_THRESHOLD  # chosen on this cross-validation: the shipped one
 
 
 @dataclass(frozen=True)
@@ -178,55 +142,131 @@ def fit(samples: Sequence[Sample], params: FitParams,
                     sample_weights(samples), params, threshold)
 
 
-def _cross_rank(samples: Sequence[Sample], rows: Sequence[tuple[str, ...]],
-                members: Sequence[int], folds: int, seed: int,
-                params: FitParams) -> dict[int, Ranking]:
-    """Grouped cross-validation over ``members`` (indices into ``samples``): each member's
-    ranking by a model that saw no package of its family."""
+@dataclass(frozen=True)
+class FitTask:
+    """One fit of a cross-validation: train on ``train`` (indices into the samples), rank
+    ``test``."""
+
+    train: tuple[int, ...]
+    test: tuple[int, ...]
+
+
+def cross_tasks(samples: Sequence[Sample], members: Sequence[int], folds: int,
+                seed: int) -> list[FitTask]:
+    """The fits of a grouped cross-validation over ``members`` (indices into ``samples``):
+    each member is ranked by a model that saw no package of its family."""
     fold_of = group_folds([samples[i] for i in members], folds, seed)
-    ranked: dict[int, Ranking] = {}
+    tasks = []
     for fold in range(folds):
-        train_idx = [i for i, f in zip(members, fold_of, strict=True) if f != fold]
-        test_idx = [i for i, f in zip(members, fold_of, strict=True) if f == fold]
-        if not train_idx or not test_idx:
-            continue
-        subset = [samples[i] for i in train_idx]
-        model = fit_rows([rows[i] for i in train_idx], [s.package for s in subset],
-                         [s.role for s in subset], sample_weights(subset), params)
-        for i in test_idx:
-            ranked[i] = model.predict_features(rows[i])
-    return ranked
+        train = tuple(i for i, f in zip(members, fold_of, strict=True) if f != fold)
+        test = tuple(i for i, f in zip(members, fold_of, strict=True) if f == fold)
+        if train and test:
+            tasks.append(FitTask(train, test))
+    return tasks
 
 
-def choose_threshold(samples: Sequence[Sample], ruled: Sequence[RuleDecision],
-                     ranked: dict[int, Ranking]) -> float:
-    """The override threshold of THRESHOLD_GRID that maximises macro-F1 plus include/leave-out
-    accuracy of the combination on the files ``ranked`` holds (ties: the higher threshold).
+# What a worker process fits on, set once per process by _start_worker.
+_WORKER: tuple[Sequence[Sample], Sequence[tuple[str, ...]], FitParams] | None = None
 
-    Callers give rankings from cross-validation *inside* a training set, so the threshold
-    used on a held-out fold was never tuned on it.
+
+def _start_worker(samples: Sequence[Sample], rows: Sequence[tuple[str, ...]],
+                  params: FitParams) -> None:
+    global _WORKER
+    _WORKER = (samples, rows, params)
+
+
+def _run_task(task: FitTask) -> dict[int, Ranking]:
+    """Fit on ``task.train`` and rank ``task.test`` (in a worker started by _start_worker)."""
+    assert _WORKER is not None, "worker not started"
+    samples, rows, params = _WORKER
+    subset = [samples[i] for i in task.train]
+    model = fit_rows([rows[i] for i in task.train], [s.package for s in subset],
+                     [s.role for s in subset], sample_weights(subset), params)
+    return {i: model.predict_features(rows[i]) for i in task.test}
+
+
+def run_tasks(tasks: Sequence[FitTask], samples: Sequence[Sample],
+              rows: Sequence[tuple[str, ...]], params: FitParams,
+              jobs: int = 1) -> list[dict[int, Ranking]]:
+    """The rankings of each task, fitted in ``jobs`` processes.
+
+    Each fit is independent and single-threaded, so the result does not depend on ``jobs``;
+    processes are spawned, not forked (a fork would copy the caller's threads' locks).
     """
+    if jobs <= 1 or len(tasks) <= 1:
+        _start_worker(samples, rows, params)
+        return [_run_task(task) for task in tasks]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
+                             initializer=_start_worker,
+                             initargs=(samples, rows, params)) as pool:
+        return list(pool.map(_run_task, tasks))
+
+
+def default_jobs() -> int:
+    """Processes for the fits of an evaluation: one per core this process may use."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def threshold_objectives(samples: Sequence[Sample], ruled: Sequence[RuleDecision],
+                         ranked: dict[int, Ranking]) -> tuple[float, ...]:
+    """For each threshold of THRESHOLD_GRID, macro-F1 plus include/leave-out accuracy of the
+    combination on the files ``ranked`` holds (empty without rankings)."""
     members = sorted(ranked)
     if not members:
-        return OVERRIDE_THRESHOLD
+        return ()
     truth = [samples[i].role for i in members]
     names = [samples[i].package for i in members]
-    best_value, best = -1.0, OVERRIDE_THRESHOLD
+    objectives = []
     for threshold in THRESHOLD_GRID:
         predicted = [combine(ruled[i], ranked[i], threshold).role for i in members]
         result = score("threshold", truth, predicted, names)
-        value = round(result.macro_f1 + result.include_accuracy, 9)
-        if value >= best_value:
-            best_value, best = value, threshold
-    return best
+        objectives.append(result.macro_f1 + result.include_accuracy)
+    return tuple(objectives)
 
 
-def train(corpus_dir: Path, out_dir: Path, seed: int = 0, folds: int = 5) -> TrainResult:
+def choose_threshold(objectives: Sequence[float]) -> float:
+    """The highest threshold of THRESHOLD_GRID whose objective is within THRESHOLD_TIE of
+    the best (OVERRIDE_THRESHOLD without objectives).
+
+    Callers give objectives from cross-validation *inside* a training set, so the threshold
+    used on a held-out fold was never tuned on it.
+    """
+    if not objectives:
+        return OVERRIDE_THRESHOLD
+    best = max(objectives)
+    tied = [t for t, value in zip(THRESHOLD_GRID, objectives, strict=True)
+            if value >= best - THRESHOLD_TIE]
+    return max(tied)
+
+
+def choice_margin(objectives: Sequence[float]) -> float:
+    """How far every objective may move (each by at most this much, in any direction)
+    before :func:`choose_threshold` would choose another threshold (0.0 without objectives).
+
+    The choice c stands while c ties with the best of the others and every higher
+    threshold stays below the best of the others minus the tie.
+    """
+    if len(objectives) < 2:
+        return 0.0
+    chosen = THRESHOLD_GRID.index(choose_threshold(objectives))
+
+    def best_other(index: int) -> float:
+        return max(value for i, value in enumerate(objectives) if i != index)
+
+    gaps = [objectives[chosen] + THRESHOLD_TIE - best_other(chosen)]
+    gaps += [best_other(i) - THRESHOLD_TIE - objectives[i]
+             for i in range(chosen + 1, len(objectives))]
+    return min(gaps) / 2
+
+
+def train(corpus_dir: Path, out_dir: Path, seed: int = 0, folds: int = 5,
+          jobs: int | None = None) -> TrainResult:
     """Fit on the whole corpus; write model, metadata (with CV metrics) and REPORT.md."""
     packages = read_labels(corpus_dir)
     samples = samples_of(packages)
     params = FitParams(seed=seed)
-    report = evaluate(corpus_dir, folds=folds, seed=seed)
+    report = evaluate(corpus_dir, folds=folds, seed=seed, jobs=jobs)
     start = time.perf_counter()
     model = fit(samples, params, threshold=report.threshold)
     seconds = time.perf_counter() - start
@@ -236,16 +276,14 @@ def train(corpus_dir: Path, out_dir: Path, seed: int = 0, folds: int = 5) -> Tra
         "libraries": library_versions(),
         "labels": [role.value for role in model.classes],
         "params": {"c": params.c, "min_packages": params.min_packages,
-                   "max_iter": params.max_iter, "seed": params.seed,
+                   "solver": params.solver, "max_iter": params.max_iter, "tol": params.tol,
+                   "seed": params.seed,
                    "override_threshold": report.threshold},
         "features": len(model.weights),
-        "metrics": {
-            method.method: {"macro_f1": method.macro_f1, "accuracy": method.accuracy,
-                            "include_accuracy": method.include_accuracy}
-            for method in report.methods
-        },
+        "metrics": report_metrics(report),
         "cv": {"folds": folds, "grouping": "package family", "inner_folds": INNER_FOLDS,
-               "fold_thresholds": list(report.fold_thresholds)},
+               "fold_thresholds": list(report.fold_thresholds),
+               "threshold_tie": THRESHOLD_TIE},
     }
     path = save_model(model, out_dir, metadata)
     report_path = out_dir / REPORT_FILE
@@ -255,11 +293,29 @@ def train(corpus_dir: Path, out_dir: Path, seed: int = 0, folds: int = 5) -> Tra
     return TrainResult(path, len(samples), seconds)
 
 
-def evaluate(corpus_dir: Path, folds: int = 5, seed: int = 0) -> EvalReport:
+def report_metrics(report: EvalReport) -> dict[str, dict[str, object]]:
+    """Every figure of the report per method (the metadata keeps them at full precision, so
+    a later run can be compared with them within a tolerance)."""
+    return {
+        method.method: {
+            "macro_f1": method.macro_f1, "accuracy": method.accuracy,
+            "include_accuracy": method.include_accuracy,
+            "include_accuracy_packages": method.include_accuracy_packages,
+            "roles": {role.role.value: [role.precision, role.recall, role.f1]
+                      for role in method.roles},
+        }
+        for method in report.methods
+    }
+
+
+def evaluate(corpus_dir: Path, folds: int = 5, seed: int = 0,
+             jobs: int | None = None) -> EvalReport:
     """Package-grouped cross-validation of rules alone, model alone and the combination.
 
     The combination's override threshold for each held-out fold is chosen by a grouped
-    INNER_FOLDS-fold cross-validation inside that fold's training set (nested CV).
+    INNER_FOLDS-fold cross-validation inside that fold's training set (nested CV). The
+    fits (``folds`` outer, ``folds * INNER_FOLDS`` inner) run in ``jobs`` processes
+    (default: one per core); the result is the same for any number.
     """
     packages = read_labels(corpus_dir)
     samples = samples_of(packages)
@@ -269,19 +325,34 @@ def evaluate(corpus_dir: Path, folds: int = 5, seed: int = 0) -> EvalReport:
     contexts = contexts_of(samples)  # each from its own package's paths, never its labels
     rows = [feature_row(s.path, s.package, contexts[s.package]) for s in samples]
     everyone = list(range(len(samples)))
-    outer = _cross_rank(samples, rows, everyone, folds, seed, params)
+    outer_tasks = cross_tasks(samples, everyone, folds, seed)
+    inner_tasks = {
+        fold: cross_tasks(samples, [i for i in everyone if fold_of[i] != fold], INNER_FOLDS,
+                          seed)
+        for fold in range(folds)
+        if any(f == fold for f in fold_of) and any(f != fold for f in fold_of)
+    }
+    tasks = outer_tasks + [task for fold_tasks in inner_tasks.values() for task in fold_tasks]
+    ranked = iter(run_tasks(tasks, samples, rows, params,
+                            default_jobs() if jobs is None else jobs))
+    outer: dict[int, Ranking] = {}
+    for _ in outer_tasks:
+        outer.update(next(ranked))
     thresholds: list[float] = []
+    fold_objectives: list[tuple[float, ...]] = []
     combined = [r.role for r in ruled]
-    for fold in range(folds):
-        train_idx = [i for i in everyone if fold_of[i] != fold]
-        if not train_idx or len(train_idx) == len(samples):
-            continue
-        inner = _cross_rank(samples, rows, train_idx, INNER_FOLDS, seed, params)
-        threshold = choose_threshold(samples, ruled, inner)
+    for fold, fold_tasks in inner_tasks.items():
+        inner: dict[int, Ranking] = {}
+        for _ in fold_tasks:
+            inner.update(next(ranked))
+        objectives = threshold_objectives(samples, ruled, inner)
+        threshold = choose_threshold(objectives)
         thresholds.append(threshold)
+        fold_objectives.append(objectives)
         for i in everyone:
             if fold_of[i] == fold and i in outer:
                 combined[i] = combine(ruled[i], outer[i], threshold).role
+    shipped = threshold_objectives(samples, ruled, outer)  # the threshold of the shipped model
     model_roles = [outer[i][0][0] if i in outer else ruled[i].role for i in everyone]
     truth = [s.role for s in samples]
     names = [s.package for s in samples]
@@ -295,7 +366,8 @@ def evaluate(corpus_dir: Path, folds: int = 5, seed: int = 0) -> EvalReport:
     return EvalReport(
         corpus_sha256=labels_digest(corpus_dir), packages=len(packages),
         groups=len({package_family(n) for n in names}), files=len(samples), folds=folds,
-        seed=seed, params=params, libraries=library_versions(),
+        seed=seed, params=params, feature_value=RULE_FEATURE_VALUE,
+        libraries=library_versions(),
         methods=(
             score("rules", truth, [r.role for r in ruled], names),
             score("model", truth, model_roles, names),
@@ -305,126 +377,8 @@ def evaluate(corpus_dir: Path, folds: int = 5, seed: int = 0) -> EvalReport:
         rules_confident_accuracy=conf_right / n_conf if n_conf else 0.0,
         rules_confident_include_errors=conf_include_wrong / len(samples),
         label_counts=tuple(sorted(Counter(truth).items(), key=lambda kv: list(Role).index(kv[0]))),
-        fold_thresholds=tuple(thresholds), threshold=choose_threshold(samples, ruled, outer),
+        fold_thresholds=tuple(thresholds), threshold=choose_threshold(shipped),
+        threshold_margin=choice_margin(shipped),
+        threshold_grid=THRESHOLD_GRID, inner_folds=INNER_FOLDS, threshold_tie=THRESHOLD_TIE,
+        fold_margins=tuple(choice_margin(o) for o in fold_objectives),
     )
-
-
-def score(method: str, truth: Sequence[Role], predicted: Sequence[Role],
-          packages: Sequence[str]) -> MethodScore:
-    """Per-role precision/recall/F1, macro-F1, accuracy and include/leave-out accuracy."""
-    roles = []
-    for role in Role:
-        tp = sum(1 for t, p in zip(truth, predicted, strict=True) if t == role and p == role)
-        n_pred = sum(1 for p in predicted if p == role)
-        n_true = sum(1 for t in truth if t == role)
-        if n_true == 0 and n_pred == 0:
-            continue
-        precision = tp / n_pred if n_pred else 0.0
-        recall = tp / n_true if n_true else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        roles.append(RoleScore(role, precision, recall, f1, n_true))
-    supported = [r.f1 for r in roles if r.support]
-    include_right = [t.included == p.included for t, p in zip(truth, predicted, strict=True)]
-    per_package: dict[str, list[bool]] = {}
-    for name, right in zip(packages, include_right, strict=True):
-        per_package.setdefault(name, []).append(right)
-    return MethodScore(
-        method=method, roles=tuple(roles),
-        macro_f1=sum(supported) / len(supported) if supported else 0.0,
-        accuracy=sum(t == p for t, p in zip(truth, predicted, strict=True)) / len(truth),
-        include_accuracy=sum(include_right) / len(include_right),
-        include_accuracy_packages=sum(sum(v) / len(v) for v in per_package.values())
-        / len(per_package),
-    )
-
-
-def _f(value: float) -> str:
-    return f"{value:.3f}"
-
-
-def render_report(report: EvalReport) -> str:
-    """The evaluation as markdown (the content of ``models/REPORT.md``); deterministic."""
-    by_method = {m.method: m for m in report.methods}
-    lines = [
-        "# Role classifier: evaluation",
-        "",
-        "Generated by `sdfgen train --eval`; do not edit by hand.",
-        "",
-        f"- corpus: `chisel-labels.jsonl.gz` sha256 `{report.corpus_sha256}`",
-        f"- {report.files} files in {report.packages} packages, {report.groups} package "
-        f"families; {report.folds}-fold cross-validation grouped by family "
-        f"(no package, nor a near-copy of it, in both train and test), seed {report.seed}",
-        f"- model: logistic regression, C={report.params.c}, features in >= "
-        f"{report.params.min_packages} packages, rules' guess as a feature of value "
-        f"{RULE_FEATURE_VALUE}, package context (the rules' roles of a file's siblings, what "
-        "the package ships), package weight 1/sqrt(files)",
-        "- override threshold (the model overturns a rules' guess at this probability): "
-        f"chosen from {', '.join(str(t) for t in THRESHOLD_GRID)} by {INNER_FOLDS}-fold "
-        "grouped cross-validation inside each training set (nested; per held-out fold: "
-        f"{', '.join(str(t) for t in report.fold_thresholds)}); the shipped model's "
-        f"{report.threshold} was chosen the same way on the whole corpus",
-        "- libraries: " + ", ".join(f"{k} {v}" for k, v in sorted(report.libraries.items())),
-        f"- rules confident on {_f(report.rules_confident_share)} of the files, "
-        f"right there on {_f(report.rules_confident_accuracy)}",
-        "",
-        "## Summary",
-        "",
-        "| method | macro-F1 | accuracy | include/leave-out (files) | include/leave-out "
-        "(mean over packages) |",
-        "|---|---|---|---|---|",
-    ]
-    labels = {"rules": "(a) rules alone", "model": "(b) model alone",
-              "combined": "(c) rules + model"}
-    for method in report.methods:
-        lines.append(
-            f"| {labels.get(method.method, method.method)} | {_f(method.macro_f1)} | "
-            f"{_f(method.accuracy)} | {_f(method.include_accuracy)} | "
-            f"{_f(method.include_accuracy_packages)} |"
-        )
-    lines += ["", "## Per role (precision / recall / F1)", "",
-              "| role | files | (a) rules | (b) model | (c) combined | F1 (c) - (a) |",
-              "|---|---|---|---|---|---|"]
-    for role, count in report.label_counts:
-        cells: list[str] = []
-        f1s: dict[str, float] = {}
-        for name in ("rules", "model", "combined"):
-            found = [r for r in by_method[name].roles if r.role == role]
-            if found:
-                cells.append(f"{_f(found[0].precision)} / {_f(found[0].recall)} / "
-                             f"{_f(found[0].f1)}")
-                f1s[name] = found[0].f1
-            else:
-                cells.append("-")
-                f1s[name] = 0.0
-        delta = f1s["combined"] - f1s["rules"]
-        lines.append(f"| {role.value} | {count} | {' | '.join(cells)} | {delta:+.3f} |")
-    bound = 1.0 - report.rules_confident_include_errors
-    lines += [
-        "",
-        "## What limits it",
-        "",
-        f"- Confident rules disagree with the human include/leave-out choice on "
-        f"{_f(report.rules_confident_include_errors)} of all files, so (c) cannot pass "
-        f"{_f(bound)} on include/leave-out with these rules. Those are choices a path does "
-        "not show: tools a slice author left out of /usr/bin (binutils, gcc, openjdk), "
-        "subsets of fonts, AppArmor profiles and libc6-dev headers, translations one "
-        "package (dpkg) ships.",
-        "- Where the rules guess, files belong to a few large package families laid out like "
-        "nothing else (rabbitmq/erlang, binutils cross ldscripts, openjdk); with the family "
-        "held out the model has no evidence for them, so the nested cross-validation "
-        "keeps the override threshold high and the rules' guess mostly stands.",
-        "- Roles the combination cannot better: every copyright and locale file that the "
-        "rules get wrong is a confident decision (a package's own copyright a human left "
-        "out, dpkg's translations put in a locale slice), which the model is never asked "
-        "about; scripts differ from bins only by a shebang, which paths do not show.",
-        "- The corpus has paths only: the model never saw RPM flags or ELF facts, which the "
-        "rules use when given (SONAME, ELF type, shebang, %license/%doc/%config); scripts "
-        "are therefore found only from facts.",
-        "- The rules were written by reading this corpus, so (a) and (c) are optimistic; the "
-        "model's figures come from strictly held-out package families, and no threshold was "
-        "tuned on the fold it is scored on.",
-        "- Slice names are labels of varying kind: plugins that authors put in `libs` "
-        "(iptables xtables, OpenSSL engines) count against `modules` from the rules.",
-        "",
-    ]
-    return "\n".join(lines)

@@ -29,10 +29,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sdfgen.facts import FileKind, PackageFile
+from sdfgen.roles.features import PackageContext, package_context
 from sdfgen.roles.labels import Role
-from sdfgen.roles.model import Decision, PackageContext, package_context
+from sdfgen.roles.model import Decision
 
-# How the caller decides a file's role: classifier.classify with or without the model,
+# How the caller decides a file's role: roles.model.classify with or without the model,
 # given the package's context (what its other files are, as the model was trained).
 Decide = Callable[[str, str, PackageFile, PackageContext], Decision]
 

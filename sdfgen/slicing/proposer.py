@@ -17,7 +17,8 @@ from pathlib import Path
 
 from sdfgen.errors import PackageNotFoundError
 from sdfgen.facts import FileKind, PackageFile, RpmPackage
-from sdfgen.roles.model import Decision, PackageContext, RoleModel, classify, default_model
+from sdfgen.roles.features import PackageContext
+from sdfgen.roles.model import Decision, RoleModel, classify, default_model
 from sdfgen.roles.rules import classify_by_rules
 from sdfgen.rpm.needed import resolve_package
 from sdfgen.rpm.session import Session

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from sdfgen.roles.corpus import CorpusPackage, LabeledFile, write_labels
+
 REPO_RELEASE = "24.03-LTS"
 _REPO_NS = "http://linux.duke.edu/metadata/repo"
 
@@ -273,3 +275,39 @@ def repo_closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# --- a tiny slice corpus in the corpus format (for training and ``sdfgen train``) ---
+
+def _corpus_package(name: str, soname: str) -> CorpusPackage:
+    """A corpus package of nine files, one or two per role, named after ``name``."""
+    files = [
+        (f"/usr/lib/x86_64-linux-gnu/lib{soname}.so.1", "libs"),
+        (f"/usr/lib/x86_64-linux-gnu/lib{soname}.so.1.0.0", "libs"),
+        (f"/usr/share/doc/{name}/copyright", "copyright"),
+        (f"/usr/share/doc/{name}/changelog.gz", None),
+        (f"/usr/share/man/man1/{soname}.1.gz", None),
+        (f"/usr/bin/{soname}", "bins"),
+        (f"/usr/share/{name}/{soname}.dat", "data"),
+        (f"/usr/lib/{name}/plugins/{soname}-extra.so", "modules"),
+        (f"/etc/{name}/{soname}.conf", "config"),
+    ]
+    return CorpusPackage(name, "ubuntu-24.04", "bookworm", 1.0,
+                         tuple(LabeledFile(p, s) for p, s in files))
+
+
+@pytest.fixture()
+def corpus_package() -> Callable[[str, str], CorpusPackage]:
+    """Makes corpus packages: ``corpus_package(name, soname)``."""
+    return _corpus_package
+
+
+@pytest.fixture()
+def tiny_corpus(tmp_path: Path) -> Path:
+    """A corpus directory of six packages of distinct families."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
+    write_labels(corpus / "chisel-labels.jsonl.gz",
+                 [_corpus_package(n, n[:3] + "x") for n in names])
+    return corpus

@@ -124,7 +124,7 @@ def test_metadata_records_provenance() -> None:
 
 
 def test_package_context_sees_siblings_and_package(model) -> None:  # type: ignore[no-untyped-def]
-    from sdfgen.roles.model import features, package_context
+    from sdfgen.roles.features import features, package_context
 
     paths = ["/usr/lib/foo/a.so", "/usr/lib/foo/b.so", "/usr/lib/foo/c.beam",
              "/usr/share/doc/foo/copyright", "/usr/bin/foo"]
@@ -142,7 +142,7 @@ def test_package_context_sees_siblings_and_package(model) -> None:  # type: igno
 
 
 def test_shipped_model_carries_its_threshold(model) -> None:  # type: ignore[no-untyped-def]
-    from sdfgen.roles.model import THRESHOLD_GRID
+    from sdfgen.roles.training import THRESHOLD_GRID
 
     meta = json.loads((DEFAULT_MODEL_DIR / META_FILE).read_text())
     assert model.threshold in THRESHOLD_GRID

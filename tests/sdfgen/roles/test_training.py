@@ -7,43 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from sdfgen.roles.corpus import CorpusError, CorpusPackage, LabeledFile, read_labels, write_labels
+from sdfgen.roles.corpus import CorpusError, read_labels
 from sdfgen.roles.labels import Role
 from sdfgen.roles.model import MODEL_FILE, load_model
+from sdfgen.roles.report import render_report
 from sdfgen.roles.training import (
     REPORT_FILE,
     evaluate,
     group_folds,
     package_family,
-    render_report,
     samples_of,
     train,
 )
-
-
-def _package(name: str, soname: str) -> CorpusPackage:
-    files = [
-        (f"/usr/lib/x86_64-linux-gnu/lib{soname}.so.1", "libs"),
-        (f"/usr/lib/x86_64-linux-gnu/lib{soname}.so.1.0.0", "libs"),
-        (f"/usr/share/doc/{name}/copyright", "copyright"),
-        (f"/usr/share/doc/{name}/changelog.gz", None),
-        (f"/usr/share/man/man1/{soname}.1.gz", None),
-        (f"/usr/bin/{soname}", "bins"),
-        (f"/usr/share/{name}/{soname}.dat", "data"),
-        (f"/usr/lib/{name}/plugins/{soname}-extra.so", "modules"),
-        (f"/etc/{name}/{soname}.conf", "config"),
-    ]
-    return CorpusPackage(name, "ubuntu-24.04", "bookworm", 1.0,
-                         tuple(LabeledFile(p, s) for p, s in files))
-
-
-@pytest.fixture()
-def tiny_corpus(tmp_path: Path) -> Path:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
-    write_labels(corpus / "chisel-labels.jsonl.gz", [_package(n, n[:3] + "x") for n in names])
-    return corpus
 
 
 def test_train_writes_a_loadable_model(tiny_corpus: Path, tmp_path: Path) -> None:
@@ -71,8 +46,8 @@ def test_evaluate_is_grouped_and_reproducible(tiny_corpus: Path) -> None:
     assert 0.0 <= combined.include_accuracy <= 1.0
 
 
-def test_group_folds_keep_families_together() -> None:
-    packages = [_package(n, "x") for n in
+def test_group_folds_keep_families_together(corpus_package) -> None:  # type: ignore[no-untyped-def]
+    packages = [corpus_package(n, "x") for n in
                 ["openjdk-17-jre", "openjdk-21-jre", "binutils", "binutils-aarch64-linux-gnu",
                  "zlib1g", "libssl3t64"]]
     samples = samples_of(packages)
@@ -101,7 +76,7 @@ def test_corpus_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_threshold_is_chosen_inside_the_training_folds(tiny_corpus: Path) -> None:
-    from sdfgen.roles.model import THRESHOLD_GRID
+    from sdfgen.roles.training import THRESHOLD_GRID
 
     report = evaluate(tiny_corpus, folds=3, seed=0)
     assert len(report.fold_thresholds) == 3
@@ -112,12 +87,55 @@ def test_threshold_is_chosen_inside_the_training_folds(tiny_corpus: Path) -> Non
 
 def test_choose_threshold_prefers_the_better_policy() -> None:
     from sdfgen.roles.rules import RuleDecision
-    from sdfgen.roles.training import Sample, choose_threshold
+    from sdfgen.roles.training import Sample, choose_threshold, threshold_objectives
 
     samples = [Sample(f"/usr/share/x/{i}", "x", Role.MODULES) for i in range(4)]
     ruled = [RuleDecision(Role.DATA, False, "guess")] * 4
     # The model is right at 0.75: only thresholds up to 0.7 let it overturn the guess.
     ranked = {i: [(Role.MODULES, 0.75), (Role.DATA, 0.25)] for i in range(4)}
-    assert choose_threshold(samples, ruled, ranked) == 0.7
+    assert choose_threshold(threshold_objectives(samples, ruled, ranked)) == 0.7
     # Without rankings (no inner folds) the default stands.
-    assert choose_threshold(samples, ruled, {}) == 0.9
+    assert threshold_objectives(samples, ruled, {}) == ()
+    assert choose_threshold(()) == 0.9
+
+
+def test_choose_threshold_breaks_near_ties_toward_the_higher_threshold() -> None:
+    from sdfgen.roles.training import THRESHOLD_GRID, THRESHOLD_TIE, choose_threshold
+
+    flat = [1.5] * len(THRESHOLD_GRID)
+    assert choose_threshold(flat) == THRESHOLD_GRID[-1]
+    # 0.6 is best, but 0.9 is within the tie: a difference another CPU could make.
+    near = [1.5, 1.6, 1.55, 1.55, 1.55, 1.6 - THRESHOLD_TIE / 2, 1.5, 1.5]
+    assert choose_threshold(near) == 0.9
+    # Just outside the tie the better threshold wins.
+    clear = [1.5, 1.6, 1.55, 1.55, 1.55, 1.6 - THRESHOLD_TIE * 2, 1.5, 1.5]
+    assert choose_threshold(clear) == 0.6
+
+
+def test_choice_margin_is_the_move_that_flips_the_choice() -> None:
+    from sdfgen.roles.training import THRESHOLD_TIE, choice_margin, choose_threshold
+
+    objectives = [1.5, 1.6, 1.55, 1.55, 1.55, 1.5995, 1.5, 1.5]  # 0.9 ties with 0.6
+    margin = choice_margin(objectives)
+    assert margin == pytest.approx((1.5995 + THRESHOLD_TIE - 1.6) / 2)
+    assert choose_threshold(objectives) == 0.9
+    # Moving 0.9 down and 0.6 up by a bit more than the margin flips the choice.
+    moved = list(objectives)
+    moved[1] += margin * 1.01
+    moved[5] -= margin * 1.01
+    assert choose_threshold(moved) == 0.6
+    # A clear winner at the top of the grid: the margin is how far the others are.
+    top = [1.5] * 7 + [1.6]
+    assert choice_margin(top) == pytest.approx((1.6 + THRESHOLD_TIE - 1.5) / 2)
+
+
+def test_probabilities_are_rounded_before_the_threshold() -> None:
+    from sdfgen.roles.model import combine
+    from sdfgen.roles.rules import RuleDecision
+
+    guess = RuleDecision(Role.DATA, False, "guess")
+    # 0.89996 and 0.90004 are one fit on two CPUs: both overturn a guess at 0.9.
+    for p in (0.89996, 0.90004):
+        decision = combine(guess, [(Role.MODULES, p), (Role.DATA, 1 - p)], 0.9)
+        assert decision.role is Role.MODULES
+    assert combine(guess, [(Role.MODULES, 0.8994), (Role.DATA, 0.1006)], 0.9).role is Role.DATA
