@@ -1,6 +1,6 @@
 """Options every command that reads packages shares (``--release``, ``--mirror``, ...).
 
-Kept apart from ``sdfgen.cli.app`` so that command modules (``cli_sdf``, ``cli_propose``,
+Kept apart from ``sdfgen.cli.app`` so that command modules (``cli.sdf``, ``cli.propose``,
 ``builder.cli``) can import them without importing the app that registers them.
 """
 
