@@ -8,9 +8,7 @@ openssl-libs`` for x86_64 and aarch64 with a warm cache (a first, untimed run do
 metadata and RPMs from the sample repository, served over HTTP on 127.0.0.1). The commands
 run as ``python -m sdfgen.cli.app`` / ``python -m builder.cli``, what the console scripts
 do. On a busy machine the best is the figure to compare; the median shows the noise.
-
-propose writes to stdout (``-o -``), which is discarded: ``-o /dev/null`` would replace
-/dev/null with a regular file, as propose writes through a temporary file it renames.
+propose writes to stdout (``-o -``), which is discarded.
 """
 
 from __future__ import annotations
