@@ -114,8 +114,13 @@ def build_image(distrofile: Distrofile, *, sdf_dir: Path, out: Path, repo: RepoO
     say(f"{distrofile.path.name}: {len(closure.slices)} slices from "
         f"{len(closure.packages)} packages: {', '.join(map(str, closure.slices))}")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f"{out.name}.tmp-"))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f"{out.name}.tmp-"))
+    except OSError as exc:
+        # OUT below a regular file, or in a directory that cannot be written.
+        raise BuildError(f"output {out}: cannot make or write its directory {out.parent}: "
+                         f"{exc.strerror or exc}") from exc
     try:
         repo = dataclasses.replace(repo, arches=tuple(p.machine for p in chosen))
         cut_by_platform: dict[Platform, tuple[RootWriter, list[tuple[PackageMeta, PackageCut]],

@@ -3,7 +3,8 @@
 A slice depends on its own ``deps`` and on its SDF's TOP-LEVEL ``deps`` (usually the
 package's ``copyright`` slice). splitter follows only the former, so its images lose
 the copyright files; the closure here follows both. A reference to a package without
-an SDF or to a slice its SDF does not define is an error naming who referred to it.
+an SDF or to a slice its SDF does not define is an error naming who referred to it, and
+so is a package or slice name ``sdfgen check`` rejects (the same functions decide).
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.errors import BuildError
-from sdfgen.sdf.model import Sdf, SliceDef, SliceRef
+from sdfgen.sdf.model import (
+    Sdf,
+    SliceDef,
+    SliceRef,
+    package_name_problem,
+    slice_name_problem,
+)
 
 
 @dataclass(frozen=True)
@@ -40,12 +47,27 @@ def _where(sdf: Sdf, line: int | None) -> str:
 
 
 def check_sdf(sdf: Sdf) -> None:
-    """Refuse an SDF with schema problems (the builder must not guess what it meant)."""
+    """Refuse an SDF with schema problems or a name ``sdfgen check`` rejects (the builder
+    must not guess what it meant, nor build what check calls wrong)."""
     if sdf.schema_problems:
         first = sdf.schema_problems[0]
         more = len(sdf.schema_problems) - 1
         raise BuildError(f"{_where(sdf, first.line)}: {first.message}"
                          + (f" (and {more} more problem(s); run 'sdfgen check')" if more else ""))
+    bad_package = package_name_problem(sdf.package)
+    if bad_package is not None:
+        raise BuildError(f"{_where(sdf, sdf.package_line)}: {bad_package}")
+    for name, slice_def in sdf.slices.items():
+        bad_name = slice_name_problem(name)
+        if bad_name is not None:
+            raise BuildError(f"{_where(sdf, slice_def.line)}: {bad_name}")
+
+
+def _check_ref(ref: SliceRef, referrer: str) -> None:
+    """Refuse a reference whose package or slice name breaks check's name rules."""
+    problem = package_name_problem(ref.package) or slice_name_problem(ref.slice)
+    if problem is not None:
+        raise BuildError(f"{referrer}: {problem}")
 
 
 def resolve_closure(parts: Sequence[SliceRef], sdfs: Mapping[str, Sdf], *,
@@ -67,6 +89,7 @@ def resolve_closure(parts: Sequence[SliceRef], sdfs: Mapping[str, Sdf], *,
         key = SliceRef(ref.package, ref.slice)
         if key in seen:
             continue
+        _check_ref(ref, referrer)
         sdf = sdfs.get(ref.package)
         if sdf is None:
             raise BuildError(f"{referrer}: no SDF for package {ref.package!r} "

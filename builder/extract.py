@@ -7,7 +7,9 @@ header's file list after the pass, with the modes, owners and mtimes the RPM giv
 them, and so do the directories above each selected entry when the RPM has them.
 Only the globs of the target arch (``common`` plus ``extra.linux-{arch}``) apply. A
 glob that selects nothing is an error (splitter would extract the whole RPM), and
-so is any unsafe payload entry: the package is refused, not partly trusted.
+so is any unsafe payload entry: the package is refused, not partly trusted. A slice
+that selects an entry :func:`sdfgen.slicing.sliceable.refusal` refuses (a device node,
+a fifo, an unsafe path) is refused too: the predicate ``propose`` and ``check`` use.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sdfgen.facts import FileFlag, FileKind, PackageFile, RpmPackage
 from sdfgen.rpm.reader import read_rpm
 from sdfgen.sdf.globs import any_matcher, is_glob, matcher
 from sdfgen.sdf.model import PathRule, SliceRef
+from sdfgen.slicing.sliceable import refusal
 
 # Accounts of the base image (see builder.basefiles); RPM files owned by anyone else
 # cannot be given a numeric owner, so they are refused.
@@ -144,6 +147,12 @@ def cut_package(rpm_path: Path, selections: Sequence[SliceSelection], writer: Ro
                          f"{first.problem}{more}; refusing the package")
     by_path = {entry.path: entry for entry in rpm.files}
     selected = [entry for entry in rpm.files if selector.slices_of(entry.path)]
+    for entry in selected:
+        # The predicate propose and ``sdfgen check`` apply: what they accept, this takes.
+        refused = refusal(entry)
+        if refused is not None:
+            raise BuildError(f"{name}: {entry.path} is {refused.reason}; slice "
+                             f"{selector.slices_of(entry.path)[0]} selects it; refusing it")
     missing = selector.unmatched()
     if missing:
         selection, rule = missing[0]
@@ -175,7 +184,7 @@ def cut_package(rpm_path: Path, selections: Sequence[SliceSelection], writer: Ro
                 written[entry.path] = written[source]
             done = written[entry.path]
             files.append(CutFile(entry.path, entry.kind, done.size, done.sha256, slices))
-        else:
+        else:  # unreachable: refusal() refused every other kind above
             raise BuildError(f"{name}: {entry.path} is a device, fifo or socket; slices "
                              "cannot carry it")
     return PackageCut(rpm, tuple(files), _installed_size(rpm), _selected_size(files),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO, NoReturn
 
 from builder.errors import BuildError
+from sdfgen.slicing.sliceable import path_problem, symlink_escapes
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -38,33 +39,15 @@ class Written:
 
 
 def split_path(path: str) -> list[str]:
-    """The components of an absolute image path; BuildError if it could escape the root."""
-    if not path.startswith("/"):
-        raise BuildError(f"image path {path!r} is not absolute")
-    parts = path.strip("/").split("/")
-    if path != "/" and any(part in ("", ".", "..") for part in parts):
-        raise BuildError(f"image path {path!r} has an empty, '.' or '..' component; "
-                         "refusing it")
-    return [] if path == "/" else parts
+    """The components of an absolute image path; BuildError if it could escape the root.
 
-
-def symlink_escapes(path: str, target: str) -> bool:
-    """Whether a relative symlink at ``path`` climbs above the root with ``..``.
-
-    Absolute targets are resolved against the image root by whoever follows them
-    (chroot, container runtime), so only relative ones can point outside.
+    The rule is :func:`sdfgen.slicing.sliceable.path_problem`, the one ``propose`` and
+    ``sdfgen check`` apply too, so an SDF they accept never names a path refused here.
     """
-    if target.startswith("/"):
-        return False
-    depth = len(split_path(path)) - 1  # components of the directory holding the link
-    for part in target.split("/"):
-        if part == "..":
-            depth -= 1
-            if depth < 0:
-                return True
-        elif part not in ("", "."):
-            depth += 1
-    return False
+    problem = path_problem(path)
+    if problem is not None:
+        raise BuildError(f"image path {path!r}: {problem}; refusing it")
+    return [] if path == "/" else path[1:].split("/")
 
 
 class RootWriter:

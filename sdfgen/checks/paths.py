@@ -3,6 +3,9 @@
 Read as splitter reads them (fnmatch): a glob that selects nothing makes splitter
 extract the WHOLE package, so every such glob is an error; globs whose chisel reading
 (``*`` stops at '/') selects other files are flagged because reviewers read them so.
+A selected entry the builder refuses (``sdfgen.slicing.sliceable.refusal``: an unsafe
+path, a device node or fifo, a symlink above the root) is an error: propose never
+selects one, and check holds a hand-written SDF to the same rule.
 Findings that hold on several arches are reported once, naming the arches.
 """
 
@@ -16,6 +19,13 @@ from sdfgen.checks.findings import Finding, Severity
 from sdfgen.facts import FileKind, RpmPackage
 from sdfgen.sdf.globs import Reading, is_glob, matches, select
 from sdfgen.sdf.model import PLATFORMS, PathRule, Sdf, patterns_for
+from sdfgen.slicing.sliceable import (
+    ESCAPING_SYMLINK,
+    SPECIAL_FILE,
+    UNSAFE_PATH,
+    path_problem,
+    refusal,
+)
 
 E, W = Severity.ERROR, Severity.WARNING
 IDS: dict[str, Severity] = {
@@ -25,6 +35,10 @@ IDS: dict[str, Severity] = {
     "extra-wrong-arch": E,
     "path-in-two-slices": E,
     "glob-readings-differ": W,
+    UNSAFE_PATH: E,
+    SPECIAL_FILE: E,
+    ESCAPING_SYMLINK: E,
+    "unsafe-payload": W,
 }
 
 
@@ -43,6 +57,7 @@ def run(context: CheckContext) -> Iterator[Finding]:
     """Path findings for every target SDF; repository ones only with ``packages``."""
     for sdf in context.targets:
         yield from _trailing_slashes(sdf)
+        yield from _unsafe_patterns(sdf)
         if context.packages is not None and sdf.slices:
             yield from _against_repository(context, sdf)
 
@@ -56,6 +71,21 @@ def _trailing_slashes(sdf: Sdf) -> Iterator[Finding]:
                               "does, so it selects nothing and splitter extracts the whole "
                               f"package; write {rule.pattern.rstrip('/')} or "
                               f"{rule.pattern}**")
+
+
+def _unsafe_patterns(sdf: Sdf) -> Iterator[Finding]:
+    """Patterns that can only select paths the builder refuses (``..``, ``.``, ``//``, a
+    relative path): wrong without looking at any package."""
+    for name, slice_def in sdf.slices.items():
+        for rule in slice_def.rules:
+            if rule.pattern.endswith("/") and rule.pattern != "/":
+                continue  # trailing-slash says what is wrong with it
+            problem = path_problem(rule.pattern)
+            if problem is not None:
+                yield finding(IDS, UNSAFE_PATH, sdf, rule.line,
+                              f"slice {name!r}: {rule.pattern}: {problem}; it can only select "
+                              "payload entries that are never used, and the builder refuses "
+                              "them")
 
 
 def _against_repository(context: CheckContext, sdf: Sdf) -> Iterator[Finding]:
@@ -91,6 +121,7 @@ def _against_repository(context: CheckContext, sdf: Sdf) -> Iterator[Finding]:
             for rule in patterns_for(slice_def, arch):
                 _readings(name, rule, arch, paths, add)
         _conflicts(sdf, arch, rpm, add)
+        _refused(sdf, arch, rpm, add)
     for item in sorted(collected.values(), key=lambda c: (c.line or 0, c.finding_id)):
         example = f" (e.g. {item.example})" if item.example else ""
         yield finding(IDS, item.finding_id, sdf, item.line,
@@ -153,6 +184,30 @@ def _conflicts(sdf: Sdf, arch: str, rpm: RpmPackage, add) -> None:  # type: igno
         add("path-in-two-slices", line,
             f"slice {second!r}: {second_pattern} and slice {first!r}: {first_pattern} both "
             "select the same path(s)", arch, sorted(paths)[0])
+
+
+def _refused(sdf: Sdf, arch: str, rpm: RpmPackage, add) -> None:  # type: ignore[no-untyped-def]
+    """Selected entries the builder refuses (the predicate propose leaves them out by),
+    and a payload with unsafe entries, for which the builder refuses the whole package."""
+    if rpm.problems:
+        first = rpm.problems[0]
+        more = f" (and {len(rpm.problems) - 1} more)" if len(rpm.problems) > 1 else ""
+        add("unsafe-payload", sdf.package_line,
+            f"{sdf.package}: payload entry {first.entry!r}: {first.problem}{more}; the "
+            "builder refuses the package", arch)
+    for entry in rpm.files:
+        refused = refusal(entry)
+        if refused is None:
+            continue
+        for name, slice_def in sdf.slices.items():
+            for rule in patterns_for(slice_def, arch):
+                if path_problem(rule.pattern) is not None:
+                    continue  # reported as a pattern by _unsafe_patterns
+                if matches(rule.pattern, entry.path):
+                    add(refused.code, rule.line,
+                        f"slice {name!r}: {rule.pattern} selects {entry.path!r}, "
+                        f"{refused.reason}; the builder refuses it", arch)
+                    break
 
 
 __all__ = ["IDS", "PLATFORMS", "run"]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from sdfgen.checks.base import CheckContext, finding
 from sdfgen.checks.findings import Finding, Severity
-from sdfgen.sdf.model import PACKAGE_NAME_RE, SLICE_NAME_RE, Sdf
+from sdfgen.sdf.model import Sdf, package_name_problem, slice_name_problem
 
 E, W = Severity.ERROR, Severity.WARNING
 IDS: dict[str, Severity] = {
@@ -46,14 +46,13 @@ def check_sdf(sdf: Sdf) -> Iterator[Finding]:
             yield finding(IDS, "package-name-mismatch", sdf, sdf.package_line,
                           f"package {declared!r} is not the file name {sdf.path.name!r} "
                           f"(want {declared}.yaml)")
-        if not PACKAGE_NAME_RE.match(declared):
-            yield finding(IDS, "bad-package-name", sdf, sdf.package_line,
-                          f"{declared!r} is not a valid package name")
+        bad_package = package_name_problem(declared)
+        if bad_package is not None:
+            yield finding(IDS, "bad-package-name", sdf, sdf.package_line, bad_package)
     for name, slice_def in sdf.slices.items():
-        if not SLICE_NAME_RE.match(name):
-            yield finding(IDS, "bad-slice-name", sdf, slice_def.line,
-                          f"slice name {name!r} is not lower-case letters, digits and "
-                          "inner '-'")
+        bad_name = slice_name_problem(name)  # the builder applies the same rule
+        if bad_name is not None:
+            yield finding(IDS, "bad-slice-name", sdf, slice_def.line, bad_name)
         if not slice_def.deps and not slice_def.rules:
             yield finding(IDS, "empty-slice", sdf, slice_def.line,
                           f"slice {name!r} has neither deps nor paths")

@@ -114,7 +114,11 @@ def _destination(output: str | None, sdf_dir: Path | None, *,
     if target.is_dir() or output.endswith("/") or many:
         if target.exists() and not target.is_dir():
             raise ConfigError(f"-o {output}: not a directory (several SDFs need one)")
-        target.mkdir(parents=True, exist_ok=True)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"-o {output}: cannot make the directory: "
+                              f"{exc.strerror or exc}") from exc
         return target, True
     return target, False
 
@@ -160,7 +164,8 @@ class _Writer:
         from sdfgen.slicing.emit import emit
 
         for note in proposal.notes:
-            self.err.print(f"{proposal.package}: {note}", highlight=False, markup=False)
+            self.err.print(f"{proposal.package}: {note}", highlight=False, markup=False,
+                           soft_wrap=True)
         existing = (self.sdf_dir / f"{proposal.package}.yaml") if self.sdf_dir else None
         if existing is not None and existing.is_file() and self.update is not False:
             self._update(existing, proposal)
@@ -206,5 +211,10 @@ class _Writer:
             sys.stdout.write(("---\n" if self.stdout_docs else "") + text)
             self.stdout_docs += 1
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            # -o below a regular file, or in a directory that cannot be made.
+            raise ConfigError(f"-o {target}: cannot make directory {target.parent}: "
+                              f"{exc.strerror or exc}") from exc
         write_atomic(target, text)

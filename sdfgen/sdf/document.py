@@ -119,15 +119,35 @@ def dump_document(doc: Document) -> str:
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same directory.
 
-    A device or a pipe (``-o /dev/null``, ``-o >(less)``) is written into: renaming a file
-    over it would replace the device with a regular file.
+    A symlink is written through: its final target gets the new content (atomically) and
+    the link stays a link, as an editor would leave it. A device or a pipe (``-o
+    /dev/null``, ``-o >(less)``) is written into: renaming a file over it would replace
+    the device with a regular file. A read-only file or directory (no write bit, which
+    root would otherwise override) is refused, like any failure to write, with
+    :class:`SdfError` naming it; the original is then intact.
     """
-    path = Path(path)
+    link = Path(path)
+    path = Path(os.path.realpath(link)) if link.is_symlink() else link
+    if path.is_symlink():
+        raise SdfError(f"{link}: symlink loop; not written")
     if path.exists() and not path.is_file() and not path.is_dir():
-        with open(path, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise SdfError(f"{path}: cannot write: {exc.strerror or exc}") from exc
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise SdfError(f"{path}: is a directory; not written")
+    directory = path.parent
+    for what, where in (("file", path), ("directory", directory)):
+        if where.exists() and not where.stat().st_mode & 0o222:
+            raise SdfError(f"{where}: read-only {what}; not written (make it writable "
+                           "first)")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise SdfError(f"{directory}: cannot write there: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -136,8 +156,10 @@ def write_atomic(path: Path, text: str) -> None:
         else:
             os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise SdfError(f"{path}: cannot write: {exc.strerror or exc}") from exc
         raise
 
 

@@ -22,7 +22,8 @@ from sdfgen.sdf.globs import Reading, matches
 __all__ = [
     "PLATFORMS", "PathRule", "SchemaProblem", "Sdf", "SdfError", "SliceDef", "SliceRef",
     "load_sdf", "load_sdf_dir", "parse_slice_ref", "patterns_for", "sdf_from_document",
-    "selected_paths", "slice_of_path", "SLICE_NAME_RE",
+    "selected_paths", "slice_of_path", "SLICE_NAME_RE", "package_name_problem",
+    "slice_name_problem",
 ]
 
 PLATFORMS = ("linux-x86_64", "linux-aarch64")
@@ -36,6 +37,24 @@ CONTENTS_KEYS = ("common", "extra")
 SLICE_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
 # Package names as RPM allows them, the ones that occur in SDF file names.
 PACKAGE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\Z")
+
+
+def slice_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a slice name, or None when it can.
+
+    The one rule for ``sdfgen check`` (``bad-slice-name``) and the builder, so that no
+    image is built from a slice check rejects (``/``, ``..``, spaces, ``_``).
+    """
+    if SLICE_NAME_RE.match(name):
+        return None
+    return f"slice name {name!r} is not lower-case letters, digits and inner '-'"
+
+
+def package_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a package name (``bad-package-name``), or None when it can."""
+    if PACKAGE_NAME_RE.match(name):
+        return None
+    return f"{name!r} is not a valid package name"
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,10 @@ three sub-slicings the corpus does for large packages:
   are split per sub-directory (``africa``, ``america``, ...); files directly in that
   directory go to ``base`` unless they are symlinks into a sub-directory.
 
-Sub-slicing is decided on the union of all arches so that every arch gets the same slice
-names. Everything here is pure: facts in, a :class:`SlicePlan` out.
+Entries the builder refuses (:func:`sdfgen.slicing.sliceable.refusal`: an unsafe path,
+a device node or fifo, a symlink above the root) are left out with that reason, never
+classified. Sub-slicing is decided on the union of all arches so that every arch gets the
+same slice names. Everything here is pure: facts in, a :class:`SlicePlan` out.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sdfgen.facts import FileKind, PackageFile
 from sdfgen.roles.features import PackageContext, package_context
 from sdfgen.roles.labels import Role
 from sdfgen.roles.model import Decision
+from sdfgen.slicing.sliceable import refusal
 
 # How the caller decides a file's role: roles.model.classify with or without the model,
 # given the package's context (what its other files are, as the model was trained).
@@ -155,6 +158,13 @@ def plan_slices(package: str, files_by_arch: Mapping[str, Sequence[PackageFile]]
         for path, file in files[arch].items():
             if file.kind is FileKind.DIR:
                 continue  # directories are made by the slices that need them
+            refused = refusal(file)
+            if refused is not None:
+                # What the builder refuses no slice may select: left out, with the reason.
+                roles[arch][path] = (Role.LEFT_OUT, Decision(
+                    Role.LEFT_OUT, "rules", f"the builder refuses it: {refused.reason}"),
+                    False)
+                continue
             decision = decide(path, package, file, context)
             confident = confidence(path, package, file) if confidence else None
             roles[arch][path] = (_role(path, file, decision), decision,

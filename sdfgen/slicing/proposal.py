@@ -20,6 +20,7 @@ from sdfgen.facts import FileKind, RpmPackage
 from sdfgen.roles.labels import Role
 from sdfgen.slicing.placement import Placement, place
 from sdfgen.slicing.plan import FileChoice, SlicePlan, resolve_link
+from sdfgen.slicing.sliceable import refusal
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,11 @@ def propose(plan: SlicePlan, facts: Sequence[ArchFacts], locate: Locate, *,
     arches = plan.arches
     by_arch = {f.arch: f for f in facts}
     file_lists = {arch: tuple(sorted(plan.files[arch])) for arch in arches}
-    dirs = {arch: {p for p, f in plan.files[arch].items() if f.kind is FileKind.DIR}
+    # Directories a glob may select as well; not those the builder refuses (``..``).
+    dirs = {arch: {p for p, f in plan.files[arch].items()
+                   if f.kind is FileKind.DIR and refusal(f) is None}
             for arch in arches}
-    notes: list[str] = []
+    notes: list[str] = [note for f in facts for note in _payload_notes(f.rpm)]
     unresolved: dict[str, list[str]] = {}
     slices = []
     for name in plan.order:
@@ -166,6 +169,17 @@ def propose(plan: SlicePlan, facts: Sequence[ArchFacts], locate: Locate, *,
         unresolved=tuple(f"{text} (on {', '.join(on)})"
                          for text, on in unresolved.items()), file_lists=file_lists,
     )
+
+
+def _payload_notes(rpm: RpmPackage) -> list[str]:
+    """A note when the payload has unsafe or inconsistent entries: the builder refuses
+    the whole package then, whatever the SDF selects."""
+    if not rpm.problems:
+        return []
+    first = rpm.problems[0]
+    more = f" (and {len(rpm.problems) - 1} more)" if len(rpm.problems) > 1 else ""
+    return [f"{rpm.nevra}: payload entry {first.entry!r}: {first.problem}{more}; "
+            "never used, and the builder refuses this package"]
 
 
 def _comment(plan: SlicePlan, placement: Placement) -> str | None:

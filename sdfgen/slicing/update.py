@@ -10,7 +10,8 @@ The human's slices, names, order, comments and deps stay as they are. What chang
   vanished (not removed: the human decides).
 
 Editing goes through :mod:`sdfgen.sdf.document` (ruamel.yaml round trip), so an SDF with
-nothing to add dumps byte-identically.
+nothing to add dumps byte-identically. An SDF with a repeated key is refused (SdfError):
+the round trip would keep only one of the two blocks.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from sdfgen.errors import SdfError
 from sdfgen.sdf.document import add_dep, add_path, add_slice, dump_document, load_document
 from sdfgen.sdf.globs import Reading, matches
 from sdfgen.sdf.model import Sdf, patterns_for, sdf_from_document
@@ -60,6 +62,12 @@ def _selected(sdf: Sdf, arch: str, path: str) -> str | None:
 def update_sdf(path: Path, proposal: Proposal) -> UpdateResult:
     """Merge ``proposal`` into the SDF at ``path`` (not written; see :class:`UpdateResult`)."""
     doc = load_document(path)
+    if doc.duplicates:
+        # ruamel keeps one of the repeated keys: re-emitting would silently drop the
+        # other block, the human's work. Refuse; ``sdfgen check`` shows every one.
+        dup = doc.duplicates[0]
+        raise SdfError(f"{path}:{dup.line}: key {dup.key!r} repeats line {dup.first_line}; "
+                       "--update would drop one of them: merge them first (sdfgen check)")
     sdf = sdf_from_document(doc)
     added: list[str] = []
     for proposed in proposal.slices:
