@@ -19,6 +19,7 @@ Every problem is a ConfigError whose one-line message names the file, line and k
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ OPTIONAL_KEYS = ("summary", "release", "entrypoint", "cmd", "env", "workdir", "u
                  "labels", "files", "smoke")
 FILE_KEYS = ("src", "dest", "mode", "uid", "gid")
 SMOKE_KEYS = ("command", "expect_exit", "expect_output", "timeout")
+# One path component of a docker/OCI image name (distribution/reference's grammar); the
+# whole name may be 255 characters, 128 keeps ``NAME-aarch64.tar`` a short file name.
+_IMAGE_NAME = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+MAX_NAME_LENGTH = 128
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,12 @@ def load_distrofile(path: Path) -> Distrofile:
     except SdfError as exc:
         raise ConfigError(str(exc)) from exc
     data = doc.data
+    if doc.duplicates:
+        # PyYAML (openEuler's splitter) keeps the last of two equal keys, ruamel the first:
+        # the same file would build a different image; refuse it instead of picking one.
+        duplicate = doc.duplicates[0]
+        raise ConfigError(f"{path}:{duplicate.line}: key {duplicate.key!r} repeats line "
+                          f"{duplicate.first_line}; YAML readers disagree on which one counts")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a Distrofile is a map of keys, not {yaml_kind(data)}")
     reader = _Reader(path, data)
@@ -156,9 +167,7 @@ def load_distrofile(path: Path) -> Distrofile:
     for key in REQUIRED_KEYS:
         if key not in data:
             raise reader.fail(None, f"missing key {key!r}")
-    name = reader.string("name")
-    if not name or "/" in name or name.startswith("."):
-        raise reader.fail(reader.line("name"), f"'name' {name!r} is not a usable image name")
+    name = _image_name(reader)
     base = reader.string("base")
     if base != "scratch":
         raise reader.fail(reader.line("base"), f"'base' {base!r} is not supported; "
@@ -185,6 +194,20 @@ def load_distrofile(path: Path) -> Distrofile:
         labels={str(k): str(v) for k, v in labels.items()},
         files=_files(reader), smoke=_smoke(reader),
     )
+
+
+def _image_name(reader: _Reader) -> str:
+    """The ``name``, checked against the OCI/docker rules for one path component of an
+    image name: it becomes the ``NAME:latest`` tag and the file name ``NAME-ARCH.tar``."""
+    name = reader.string("name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise reader.fail(reader.line("name"), f"'name' is {len(name)} characters long; an "
+                          f"image name here has at most {MAX_NAME_LENGTH}")
+    if not _IMAGE_NAME.fullmatch(name):
+        raise reader.fail(reader.line("name"), f"'name' {name!r} is not a usable image name "
+                          "(lower-case letters and digits, separated by '.', '_', '__' or "
+                          "'-'; no '/')")
+    return name
 
 
 def _platforms(reader: _Reader) -> tuple[Platform, ...]:

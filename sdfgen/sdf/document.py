@@ -1,8 +1,11 @@
 """SDF files as YAML documents: round-trip load and dump that keeps comments and layout.
 
-This is the one module that imports ruamel.yaml. It loads an SDF in round-trip mode
-(comments, key order, blank lines and quoting kept), exposes line numbers for findings,
-finds duplicate keys (which ruamel would otherwise refuse or silently merge), and offers
+This module and :mod:`sdfgen.sdf.limits` are the only ones that import ruamel.yaml; this
+is the one loader of every YAML input (SDFs, Distrofiles), which ``limits`` checks for
+size, depth and aliases before any document is built. It loads in
+round-trip mode (comments, key order, blank lines and quoting kept), exposes line numbers
+for findings, finds duplicate keys (which ruamel would otherwise refuse or silently
+merge), and offers
 the small edits ``sdfgen propose --update`` needs: add a path, a dep or a slice.
 
 The emitter is configured like the openEuler corpus (2-space maps, ``  - item`` lists
@@ -24,13 +27,21 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.tokens import CommentToken
 
 from sdfgen.errors import SdfError
+from sdfgen.sdf.limits import (
+    MAX_BYTES,
+    YamlLimitError,
+    check_limits,
+    limit_text,
+    not_yaml,
+)
 
-__all__ = ["SdfError"]  # re-exported; also as sdfgen.sdf.model.SdfError
+__all__ = ["SdfError", "YamlLimitError"]  # re-exported; SdfError also from .model
 
 
 @dataclass(frozen=True)
@@ -66,30 +77,43 @@ def _yaml() -> YAML:
 
 
 def parse_document(text: str, path: Path | None = None) -> Document:
-    """Parse ``text`` (named ``path`` in messages) into a :class:`Document`."""
+    """Parse ``text`` (named ``path`` in messages) into a :class:`Document`, within the
+    limits of :func:`check_limits`; raises :class:`SdfError` naming the input."""
     name = str(path) if path is not None else "<string>"
+    check_limits(text, name)
     yaml = _yaml()
+    yaml.Constructor = _NodeKeepingConstructor
     try:
-        node = yaml.compose(text)
         data = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{name}:{mark.line + 1}" if mark is not None else name
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise SdfError(f"{where}: not valid YAML: {problem}") from exc
     except YAMLError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
-        raise SdfError(f"{name}: not valid YAML: {first}") from exc
+        raise not_yaml(exc, name) from exc
+    node = yaml.constructor.node
     duplicates = tuple(_duplicates(node)) if node is not None else ()
     return Document(data, text, path, duplicates)
 
 
+class _NodeKeepingConstructor(RoundTripConstructor):
+    """ruamel's round-trip constructor, keeping the composed node: duplicate keys are
+    found on the node, and parsing once for both halves the cost of a load."""
+
+    node: Node | None = None
+
+    def get_single_data(self) -> Any:
+        self.node = self.composer.get_single_node()
+        return self.construct_document(self.node) if self.node is not None else None
+
+
 def load_document(path: Path) -> Document:
-    """Read and parse the SDF at ``path``; raises :class:`SdfError`."""
+    """Read and parse the YAML file (SDF, Distrofile) at ``path``; raises
+    :class:`SdfError` naming the file, without reading more than the size limit."""
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise SdfError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_BYTES:
+        raise YamlLimitError(f"{path}: larger than the limit of {limit_text()} for a "
+                             "YAML input")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from builder.cli import main
 from builder.closure import resolve_closure
-from builder.distrofile import load_distrofile
+from builder.distrofile import MAX_NAME_LENGTH, load_distrofile
 from builder.errors import BuildError
 from builder.platform import AMD64, ARM64
 from sdfgen.errors import ConfigError
@@ -78,6 +79,21 @@ def test_samples_load_and_close(name: str) -> None:
      "'smoke command' must be a list, not a string"),
     ("- a\n- b\n", "demo.yaml: a Distrofile is a map of keys, not a list"),
     ("name: [\n", "demo.yaml:2: not valid YAML"),
+    # Duplicate keys: splitter (PyYAML) takes the last, ruamel the first; refused.
+    (GOOD + "name: other\n", "demo.yaml:10: key 'name' repeats line 1; YAML readers "
+     "disagree on which one counts"),
+    (GOOD + "parts:\n  - zlib_libs\n", "demo.yaml:10: key 'parts' repeats line 8"),
+    (GOOD + "labels:\n  a: b\n  a: c\n", "demo.yaml:12: key 'a' repeats line 11"),
+    # The name becomes the image tag NAME:latest and the file name NAME-ARCH.tar.
+    (GOOD.replace("name: demo", 'name: "de\\0mo"'),
+     "demo.yaml:1: 'name' 'de\\x00mo' is not a usable image name (lower-case letters and "
+     "digits, separated by '.', '_', '__' or '-'; no '/')"),
+    (GOOD.replace("name: demo", "name: a/b"), "demo.yaml:1: 'name' 'a/b' is not a usable"),
+    (GOOD.replace("name: demo", "name: ../up"), "demo.yaml:1: 'name' '../up' is not a usable"),
+    (GOOD.replace("name: demo", "name: Demo"), "demo.yaml:1: 'name' 'Demo' is not a usable"),
+    (GOOD.replace("name: demo", "name: ''"), "demo.yaml:1: 'name' '' is not a usable"),
+    (GOOD.replace("name: demo", "name: " + "a" * 300),
+     "demo.yaml:1: 'name' is 300 characters long; an image name here has at most 128"),
 ])
 def test_bad_distrofile(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -132,3 +148,51 @@ def test_closure_refuses_sdf_with_schema_problems(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match=r"^zz\.yaml:5: slice 'libs' contents.common is a "
                        "list"):
         resolve_closure([parse_slice_ref("zz_libs")], load_sdf_dir(tmp_path), source="d.yaml")
+
+
+@pytest.mark.parametrize("name", ["a", "my-app", "my_app.v2", "a__b", "x" * MAX_NAME_LENGTH])
+def test_image_names_docker_accepts(tmp_path: Path, name: str) -> None:
+    assert load_distrofile(write(tmp_path, GOOD.replace("name: demo", f"name: {name}"))).name \
+        == name
+
+
+ALIAS_BOMB = GOOD + "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 9))
+MERGE_BOMB = GOOD + "m0: &m0 {k: x}\n" + "".join(
+    f"m{i}: &m{i} {{<<: [" + ", ".join([f"*m{i - 1}"] * 9) + "]}\n" for i in range(1, 9))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (ALIAS_BOMB, "demo.yaml:14: aliases over the limit for a YAML input (28 aliases"),
+    (MERGE_BOMB, "demo.yaml:14: aliases over the limit for a YAML input (30 aliases "
+     "standing for 10134 nodes so far"),
+    (GOOD + "labels: " + "[" * 1000 + "]" * 1000 + "\n",
+     "demo.yaml:10: nested deeper than the limit of 64 levels for a YAML input"),
+    (GOOD + "summary: &s [*s]\n", "demo.yaml:10: alias *s refers to a node that contains it"),
+])
+def test_hostile_distrofile_is_refused_by_the_loader(tmp_path: Path, text: str,
+                                                     message: str) -> None:
+    """The YAML limits come before the Distrofile's own keys (the bombs use unknown ones)."""
+    with pytest.raises(ConfigError) as info:
+        load_distrofile(write(tmp_path, text))
+    assert str(info.value).startswith(f"{tmp_path / 'demo.yaml'}:")
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text", [ALIAS_BOMB, MERGE_BOMB, GOOD + "name: again\n",
+                                  GOOD.replace("name: demo", "name: " + "a" * 300)],
+                         ids=["aliases", "merge-keys", "duplicate", "long-name"])
+def test_builder_build_refuses_with_one_line(tmp_path: Path, text: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """As the user meets it: exit 2, one line naming the Distrofile, nothing written."""
+    spec = write(tmp_path, text)
+    out = tmp_path / "out"
+    code = main(["build", str(spec), "-o", str(out), "--repo", str(tmp_path / "no-repo"),
+                 "--cache-dir", str(tmp_path / "cache"), "-q"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert captured.err.startswith(f"error: {spec}:")
+    assert captured.err.count("\n") == 1
+    assert not out.exists() and not (tmp_path / "cache").exists()
