@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import marshal
-import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -20,15 +19,17 @@ from typing import TypeVar
 
 from sdfgen.errors import PackageNotFoundError, RepoError
 from sdfgen.facts import Evr, PackageMeta
+from sdfgen.repo.cache import CacheDir
 from sdfgen.repo.evr import evr_key
-from sdfgen.repo.fetch import Fetcher, FetchOptions, join_url
+from sdfgen.repo.fetch import Fetcher, FetchOptions, is_remote, join_url
 from sdfgen.repo.metadata import PrimaryRecord, iter_filelists, iter_primary, to_package_meta
 from sdfgen.repo.repomd import RepoMd, RepoMdRecord, parse_repomd
 from sdfgen.repo.sources import RepoSource
 
 # Bump when the index layout changes so old cache files are not read. Records are stored
 # with marshal (6x faster than json here); it only ever reads files this code wrote.
-_INDEX_FORMAT = f"v1m{marshal.version}"
+# v2: records hold validated checksums (hashlib's type names) and plain file names.
+_INDEX_FORMAT = f"v2m{marshal.version}"
 _BATCH = 20_000
 # createrepo puts exactly the files matching this into primary.xml (FILES_REGEX in
 # createrepo_c), so for such paths primary is complete and filelists is not needed.
@@ -48,7 +49,8 @@ class _RepoIndex:
         primary = self.repomd.record("primary")
         if primary is None:
             raise RepoError(f"{self.repomd_url}: repomd.xml has no primary metadata")
-        self._db = _open_index(self._index_path("primary", primary), self._build_primary(primary))
+        self._db = _open_index(self._index_path("primary", primary), self._build_primary(primary),
+                               fetcher.cache)
         self._filelists: sqlite3.Connection | None = None
 
     def _read_repomd(self) -> tuple[str, str, RepoMd]:
@@ -62,11 +64,26 @@ class _RepoIndex:
         raise RepoError("; ".join(errors))
 
     def _index_path(self, kind: str, record: RepoMdRecord) -> Path:
-        name = f"{kind}-{_INDEX_FORMAT}-{record.checksum_type}-{record.checksum}.sqlite"
-        return self._fetcher.cache_dir / "index" / name
+        return self._fetcher.cache.index_path(kind, _INDEX_FORMAT, record.checksum_type,
+                                              record.checksum, self.repomd_url)
+
+    def base_for(self, location_base: str | None, where: str) -> str:
+        """The base URL of a location: its ``xml:base`` or the repository's.
+
+        A remote repository may not point at local files (``xml:base="/etc/"``):
+        RepoError naming ``where``.
+        """
+        if location_base is None:
+            return self.base_url
+        if is_remote(self.base_url) and not is_remote(location_base):
+            raise RepoError(f"{where}: xml:base {location_base!r} is not an http(s) URL; "
+                            "a remote repository may not point at local files")
+        return location_base
 
     def _fetch_metadata(self, record: RepoMdRecord) -> tuple[str, Path]:
-        url = join_url(record.location_base or self.base_url, record.location)
+        base = self.base_for(record.location_base,
+                             f"{self.repomd_url} <data type={record.data_type!r}>")
+        url = join_url(base, record.location)
         dest = self._fetcher.metadata_path(record.checksum_type, record.checksum, url)
         return url, self._fetcher.fetch_verified(url, dest, record.checksum_type,
                                                  record.checksum, record.size)
@@ -168,7 +185,7 @@ class _RepoIndex:
             if record is None:
                 return None
             self._filelists = _open_index(self._index_path("filelists", record),
-                                          self._build_filelists(record))
+                                          self._build_filelists(record), self._fetcher.cache)
         return self._filelists
 
     def close(self) -> None:
@@ -271,7 +288,9 @@ class Repository:
         self.close()
 
     def _meta(self, repo: _RepoIndex, rec: PrimaryRecord) -> PackageMeta:
-        return to_package_meta(rec, repo.base_url, repo.source.repo_id)
+        base = repo.base_for(rec.location_base, f"{repo.base_url}: package {rec.name!r}")
+        return to_package_meta(rec._replace(location_base=base), repo.base_url,
+                               repo.source.repo_id)
 
     def _not_found(self, name: str) -> PackageNotFoundError:
         count = len(self._repos)
@@ -306,29 +325,28 @@ def open_repositories(sources: Mapping[str, Sequence[RepoSource]],
     return opened
 
 
-def _open_index(path: Path, build: _Builder) -> sqlite3.Connection:
-    """Open the index at ``path``, building it first (atomically) if it is missing or bad."""
+def _open_index(path: Path, build: _Builder, cache: CacheDir) -> sqlite3.Connection:
+    """Open the index at ``path``, building it first (atomically) if it is missing or bad.
+
+    It is built in a partial file of the cache, so a killed build leaves nothing that
+    the next run's sweep does not remove.
+    """
     if path.is_file():
         conn = _connect_ro(path)
         if conn is not None:
             return conn
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.unlink(missing_ok=True)
-    conn = sqlite3.connect(temp)
-    try:
-        # The temp file is discarded on any failure, so durability settings can be off.
-        conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
-        build(conn)
-        conn.execute("CREATE TABLE complete(format TEXT)")
-        conn.execute("INSERT INTO complete VALUES (?)", (_INDEX_FORMAT,))
-        conn.commit()
-        conn.close()
-        os.replace(temp, path)
-    except BaseException:
-        conn.close()
-        temp.unlink(missing_ok=True)
-        raise
+    with cache.partial_file(suffix=".sqlite") as partial:
+        conn = sqlite3.connect(partial.path)
+        try:
+            # The temp file is discarded on any failure, so durability settings can be off.
+            conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
+            build(conn)
+            conn.execute("CREATE TABLE complete(format TEXT)")
+            conn.execute("INSERT INTO complete VALUES (?)", (_INDEX_FORMAT,))
+            conn.commit()
+        finally:
+            conn.close()
+        partial.commit(path, str(path))
     opened = _connect_ro(path)
     if opened is None:
         raise RepoError(f"{path}: cannot open the index just written")

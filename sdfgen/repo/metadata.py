@@ -25,6 +25,7 @@ import zstandard
 
 from sdfgen.errors import RepoError
 from sdfgen.facts import Capability, Evr, PackageMeta
+from sdfgen.repo.cache import base_name, checked_checksum
 
 # expat's spelling ("URI local") of the namespaces.
 _COMMON_NS = "http://linux.duke.edu/metadata/common"
@@ -84,7 +85,8 @@ def iter_primary(path: Path, label: str | None = None) -> Iterator[PrimaryRecord
     """Stream the packages of a (compressed) primary.xml as records.
 
     Raises RepoError naming the file (or ``label``, e.g. its URL) when it is corrupt,
-    truncated or not primary.xml.
+    truncated or not primary.xml, or when a package's checksum or location could not
+    safely name a file in the cache (see :mod:`sdfgen.repo.cache`).
     """
     return _parse(path, label or os.fspath(path), _PrimaryHandler())
 
@@ -283,8 +285,14 @@ class _PrimaryHandler(_Handler[PrimaryRecord]):
         if not name or not arch or not self._version or not checksum:
             raise RepoError(f"{self._name}: malformed package entry "
                             f"{name or '?'}: lacks name, arch, version or checksum")
+        # Checksum and file name become cache paths: refuse bad ones before any use.
+        where = f"{self._name}: package {name!r}"
+        checksum_type, checksum = checked_checksum(self._checksum_type, checksum, where)
+        base_name(self._location, where)
+        if self._size < 0:
+            raise RepoError(f"{where}: negative package size {self._size}")
         self.done.append(PrimaryRecord(
-            name, arch, self._epoch, self._version, self._release, self._checksum_type,
+            name, arch, self._epoch, self._version, self._release, checksum_type,
             checksum, values.get("summary", ""), values.get("license", ""), self._location,
             self._location_base, self._size, self._buildtime, values.get("sourcerpm", ""),
             self._provides, self._requires, self._files,

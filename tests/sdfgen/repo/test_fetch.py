@@ -76,6 +76,11 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _files(root: Path) -> list[Path]:
+    """Every file (not directory) below ``root``, sorted."""
+    return sorted(p for p in root.rglob("*") if not p.is_dir())
+
+
 def test_read_bytes_over_http(server: tuple[_Server, str], tmp_path: Path) -> None:
     _srv, url = server
     assert Fetcher(FAST, tmp_path).read_bytes(f"{url}/file") == BODY
@@ -109,7 +114,7 @@ def test_checksum_mismatch_names_url_and_digests_and_keeps_nothing(
         f"{url}/file: checksum mismatch: expected sha256:{wrong}, got sha256:{sha256(BODY)}; "
         "the file was not used"
     )
-    assert list(dest.parent.iterdir()) == []  # neither the file nor a partial temp file
+    assert _files(tmp_path / "cache") == []  # neither the file nor a partial temp file
 
 
 def test_404_is_not_retried(server: tuple[_Server, str], tmp_path: Path) -> None:
@@ -162,7 +167,7 @@ def test_truncated_transfer_is_retried_then_reported(server: tuple[_Server, str]
     assert str(excinfo.value).startswith(f"{url}/truncated: download interrupted")
     assert str(excinfo.value).endswith("(after 3 attempts)")
     assert srv.hits["/truncated"] == 3
-    assert not dest.exists() and list(dest.parent.iterdir()) == []
+    assert not dest.exists() and _files(tmp_path / "cache") == []
 
 
 def test_local_paths_and_file_urls(tmp_path: Path) -> None:
@@ -210,3 +215,28 @@ def test_join_url_and_local_path() -> None:
     assert join_url("/srv/r/", "repodata/repomd.xml") == "/srv/r/repodata/repomd.xml"
     assert join_url("/srv/r/", "http://other/x.rpm") == "http://other/x.rpm"
     assert local_path("file:///srv/a%20b/x") == Path("/srv/a b/x")
+
+
+def test_cached_file_of_the_wrong_size_is_fetched_again(server: tuple[_Server, str],
+                                                        tmp_path: Path) -> None:
+    srv, url = server
+    fetcher = Fetcher(FAST, tmp_path / "cache")
+    dest = fetcher.package_path("sha256", sha256(BODY), f"{url}/file")
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(BODY[:10])  # say, cut short when the machine lost power
+    fetcher.fetch_verified(f"{url}/file", dest, "sha256", sha256(BODY), len(BODY))
+    assert dest.read_bytes() == BODY and srv.hits["/file"] == 1
+
+
+def test_local_file_larger_than_its_metadata_size_is_not_used(tmp_path: Path) -> None:
+    source = tmp_path / "big.rpm"
+    source.write_bytes(BODY)
+    fetcher = Fetcher(FAST, tmp_path / "cache")
+    dest = fetcher.package_path("sha256", sha256(BODY), str(source))
+    with pytest.raises(RepoError) as excinfo:
+        fetcher.fetch_verified(str(source), dest, "sha256", sha256(BODY), 1000)
+    assert str(excinfo.value) == (
+        f"{source}: too large: {len(BODY)} bytes offered, over the 1000 bytes the repository "
+        "metadata gives; the file was not used"
+    )
+    assert _files(tmp_path / "cache") == []
