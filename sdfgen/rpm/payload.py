@@ -6,7 +6,9 @@ regular files starting with the ELF magic get ``ElfInfo`` from :mod:`sdfgen.rpm.
 
 The compressed payload is hashed on the way through and checked against the header's
 PAYLOADDIGEST at the end of the pass (so a caller of ``on_content`` must discard what
-it wrote when RpmError is raised). Payload entries that are unsafe (absolute, ``..``)
+it wrote when RpmError is raised). A compressed stream cut short is RpmError
+("truncated or corrupt zstd payload"), wherever the cut, also past the cpio trailer:
+the stream is read to its end marker. Payload entries that are unsafe (absolute, ``..``)
 or not in the header's file list are reported as ``PayloadProblem`` and never used.
 A caller that wants the bytes of some files (the image builder) passes ``on_content``
 and ``wants``; the bytes are streamed to it during the same pass and never buffered
@@ -48,6 +50,7 @@ from sdfgen.rpm.header import (
     tag_str,
     tag_strs,
 )
+from sdfgen.rpm.zstdframes import ZstdFrames
 
 ContentSink = Callable[[PackageFile, BinaryIO], None]
 PathFilter = Callable[[str], bool]
@@ -55,6 +58,9 @@ PathFilter = Callable[[str], bool]
 # Magic bytes of each compressor's output; lzma "alone" has no magic to check.
 COMPRESSOR_MAGIC = {"gzip": b"\x1f\x8b", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00",
                     "zstd": b"\x28\xb5\x2f\xfd", "lzma": b"", "none": b"0707"}
+# What may follow the cpio trailer (padding) and is read so that the decompressor checks
+# its end marker: a stream cut after the trailer is caught too.
+TRAILING_MAX = 1 << 20
 HEAD_BYTES = 512  # enough for the ELF magic and a shebang line
 ELF_SPOOL_MAX = 64 << 20  # larger ELF objects go to a temporary file, not memory
 READ_CHUNK = 1 << 16
@@ -92,18 +98,36 @@ class PayloadDigest(io.RawIOBase):
         algo = DIGEST_ALGOS.get(tag_int(headers, TAG_PAYLOADDIGESTALGO) or 8, "")
         self._expected = expected[0].lower() if expected else ""
         self._hash = hashlib.new(algo) if self._expected and algo else None
+        self._head = b""  # bytes peeked at and not yet read
+        self.frames: ZstdFrames | None = None  # set by open_payload for a zstd payload
 
     def readable(self) -> bool:
         return True
 
     def peek(self, size: int) -> bytes:
-        return self._file.peek(size) if isinstance(self._file, io.BufferedReader) else b""
+        """The next ``size`` bytes (fewer only at the end of the file), not consumed."""
+        # Read, not the buffered file's peek: that returns what is left in its buffer,
+        # which can be fewer bytes than a compressor's magic at a buffer boundary.
+        while len(self._head) < size:
+            more = self._file.read(size - len(self._head))
+            if not more:
+                break
+            self._head += more
+        return self._head[:size]
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        n = self._file.readinto(buffer)  # type: ignore[attr-defined]
-        if self._hash is not None and n:
-            self._hash.update(memoryview(buffer)[:n])
-        return int(n or 0)
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+        else:
+            n = int(self._file.readinto(buffer) or 0)  # type: ignore[attr-defined]
+        if n:
+            if self._hash is not None:
+                self._hash.update(memoryview(buffer)[:n])
+            if self.frames is not None:
+                self.frames.feed(memoryview(buffer)[:n])
+        return n
 
     def verify(self, name: str) -> None:
         """Hash what the decompressor left unread, then compare; raise RpmError if off."""
@@ -132,10 +156,15 @@ def open_payload(fileobj: PayloadDigest, headers: dict[object, object],
     if not declared:
         # No tag means gzip to rpm, whose gzdio also passes plain data through; rpmbuild
         # writes no tag for an uncompressed (w0.ufdio) payload, so look at the bytes.
-        declared = "none" if head.startswith(b"0707") else "gzip"
+        declared = "none" if head[:4] == b"0707"[:len(head)] else "gzip"
     if declared not in COMPRESSOR_MAGIC:
         raise RpmError(f"{name}: unknown payload compressor {declared!r}")
-    if not head.startswith(COMPRESSOR_MAGIC[declared]):
+    magic = COMPRESSOR_MAGIC[declared]
+    if len(head) < len(magic) and magic.startswith(head):
+        label = "uncompressed" if declared == "none" else declared
+        raise RpmError(f"{name}: truncated or corrupt {label} payload (the file ends "
+                       f"{len(head)} byte(s) into it)")
+    if not head.startswith(magic):
         raise RpmError(f"{name}: payload is not {declared} data (starts with {head!r})")
     source = cast(BinaryIO, fileobj)
     raw: BinaryIO
@@ -147,34 +176,65 @@ def open_payload(fileobj: PayloadDigest, headers: dict[object, object],
         fmt = lzma.FORMAT_XZ if declared == "xz" else lzma.FORMAT_ALONE
         raw = cast(BinaryIO, lzma.LZMAFile(source, format=fmt))
     elif declared == "zstd":
+        fileobj.frames = ZstdFrames()
         raw = cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(
             source, read_across_frames=True))
     else:
         raw = source
-    guarded = _GuardedReader(raw, f"{name}: corrupt {declared} payload")
+    guarded = _GuardedReader(raw, name, declared, fileobj.frames)
     return declared, io.BufferedReader(guarded, READ_CHUNK)  # type: ignore[return-value]
 
 
+def finish_payload(payload: BinaryIO) -> None:
+    """Read the decompressed ``payload`` past the cpio trailer to its end (at most
+    TRAILING_MAX bytes), so that a compressed stream cut short after the trailer raises
+    RpmError as one cut anywhere else does."""
+    left = TRAILING_MAX
+    while left > 0:
+        chunk = payload.read(min(READ_CHUNK, left))
+        if not chunk:
+            return
+        left -= len(chunk)
+
+
 class _GuardedReader(io.RawIOBase):
-    """Turns a decompressor's own errors into RpmError at the point of reading.
+    """Turns a decompressor's own errors into RpmError at the point of reading, and its
+    end into one when the compressed stream was cut short (see ZstdFrames for zstd).
 
     Wrapping each read (rather than the whole pass) keeps exceptions raised by the
     caller's ``on_content`` (a full disk while copying) what they are.
     """
 
-    def __init__(self, inner: BinaryIO, prefix: str) -> None:
+    def __init__(self, inner: BinaryIO, name: str, compressor: str,
+                 frames: ZstdFrames | None) -> None:
         super().__init__()
         self._inner = inner
-        self._prefix = prefix
+        self._name = name
+        self._compressor = compressor
+        self._frames = frames
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         try:
-            return self._inner.readinto(buffer)  # type: ignore[attr-defined, no-any-return]
-        except (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as exc:
-            raise RpmError(f"{self._prefix}: {_one_line(exc)}") from exc
+            n = self._inner.readinto(buffer)  # type: ignore[attr-defined]
+        except EOFError as exc:
+            # gzip, bzip2, xz and lzma say so when their input ends before the end marker.
+            raise RpmError(self._truncated()) from exc
+        except (OSError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as exc:
+            raise RpmError(f"{self._name}: corrupt {self._compressor} payload: "
+                           f"{_one_line(exc)}") from exc
+        # zstandard ends quietly when its input ends inside a frame: ask the frames.
+        if not n and self._frames is not None and not self._frames.complete:
+            if self._frames.malformed:
+                raise RpmError(f"{self._name}: corrupt zstd payload: not a zstd frame")
+            raise RpmError(self._truncated())
+        return int(n or 0)
+
+    def _truncated(self) -> str:
+        return (f"{self._name}: truncated or corrupt {self._compressor} payload (the "
+                "compressed stream ends before its end marker)")
 
 
 class _Prefixed(io.RawIOBase):

@@ -47,6 +47,7 @@ from sdfgen.rpm.payload import (
     PathFilter,
     PayloadDigest,
     PayloadWalk,
+    finish_payload,
     open_payload,
 )
 
@@ -82,6 +83,7 @@ def read_rpm(
             walk.run(payload)
         except CpioError as exc:
             raise RpmError(f"{name}: {exc}") from exc
+        finish_payload(payload)
         digester.verify(name)
     algo = tag_ints(headers, TAG_FILEDIGESTALGO)
     return RpmPackage(

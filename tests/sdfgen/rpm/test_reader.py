@@ -19,6 +19,7 @@ from sdfgen.errors import RpmError
 from sdfgen.facts import FileFlag, FileKind, PackageFile, PayloadProblem
 from sdfgen.rpm import payload as rpmpayload
 from sdfgen.rpm.cpio import CpioError, iter_entries
+from sdfgen.rpm.header import read_headers
 from sdfgen.rpm.payload import decompressed_payload
 from sdfgen.rpm.reader import read_rpm
 
@@ -238,7 +239,7 @@ def small_rpms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (root / "usr/share/small").mkdir(parents=True)
     (root / "usr/share/small/data").write_bytes(os.urandom(100_000))
     rpms = {}
-    for compressor in ("zstd", "none", "gzip"):
+    for compressor in COMPRESSORS:
         (work / compressor).mkdir()
         rpms[compressor] = build_rpm(work / compressor, "small", root,
                                      "/usr/share/small/data\n",
@@ -279,15 +280,72 @@ def test_header_with_garbage_after_lead(tmp_path: Path) -> None:
         read_rpm(bad)
 
 
-@pytest.mark.parametrize("compressor", ["zstd", "none", "gzip"])
+def payload_offset(rpm: Path) -> int:
+    """Where the payload of ``rpm`` starts (the end of its main header)."""
+    with rpm.open("rb") as fileobj:
+        read_headers(fileobj, str(rpm))
+        return fileobj.tell()
+
+
+@pytest.mark.parametrize("compressor", sorted(COMPRESSORS))
 def test_truncated_payload(small_rpms: dict[str, Path], tmp_path: Path,
                            compressor: str) -> None:
+    # Issue 12: a zstd stream cut short read as "payload is empty" (zstandard ends
+    # quietly inside a frame); every compressor must say truncated, wherever the cut.
     blob = small_rpms[compressor].read_bytes()
-    bad = rewrite(tmp_path / f"cut-{compressor}.rpm",
-                  blob[: len(blob) - 30_000])
-    with pytest.raises(RpmError, match=rf"cut-{compressor}\.rpm: (corrupt {compressor} "
-                                       r"payload|payload truncated)"):
+    start = payload_offset(small_rpms[compressor])
+    size = len(blob) - start
+    expected = ("payload truncated in " if compressor == "none" else
+                f"truncated or corrupt {compressor} payload (the compressed stream ends "
+                "before its end marker)")
+    for cut in (7, 40, size // 2, size - 30_000, size - 4, size - 1):
+        bad = rewrite(tmp_path / f"cut-{compressor}-{cut}.rpm", blob[:start + cut])
+        with pytest.raises(RpmError) as caught:
+            read_rpm(bad)
+        assert str(caught.value).startswith(f"{bad}: {expected}"), (cut, str(caught.value))
+    label = "uncompressed" if compressor == "none" else compressor
+    bad = rewrite(tmp_path / f"cut-{compressor}-1.rpm", blob[:start + 1])
+    # Too short for the magic (lzma has none: its decompressor says so).
+    ends = "compressed stream ends" if compressor == "lzma" else r"file ends 1 byte\(s\) into"
+    with pytest.raises(RpmError, match=rf"^{re.escape(str(bad))}: truncated or corrupt "
+                                       rf"{label} payload \(the {ends}"):
         read_rpm(bad)
+
+
+@pytest.mark.parametrize("compressor", ["zstd", "gzip", "xz"])
+def test_truncated_payload_with_a_matching_digest(small_rpms: dict[str, Path],
+                                                  tmp_path: Path, compressor: str) -> None:
+    # A crafted RPM whose PAYLOADDIGEST matches the cut payload: only the decompressor's
+    # end marker tells, also when the cut falls after the cpio trailer.
+    blob = small_rpms[compressor].read_bytes()
+    start = payload_offset(small_rpms[compressor])
+    old = hashlib.sha256(blob[start:]).hexdigest().encode()
+    assert blob[:start].count(old) >= 1
+    for cut in (len(blob) - 1, len(blob) - 30_000):
+        new = hashlib.sha256(blob[start:cut]).hexdigest().encode()
+        bad = rewrite(tmp_path / f"forged-{compressor}.rpm",
+                      blob[:start].replace(old, new) + blob[start:cut])
+        with pytest.raises(RpmError, match=rf"forged-{compressor}\.rpm: truncated or corrupt "
+                                           rf"{compressor} payload \(the compressed stream"):
+            read_rpm(bad)
+
+
+def test_payload_magic_across_a_buffer_boundary(small_rpms: dict[str, Path]) -> None:
+    # A buffered file's peek returns what is left in its buffer: two bytes of xz's
+    # six-byte magic read as "not xz data" before peek read what it needs.
+    rpm = small_rpms["xz"]
+    start = payload_offset(rpm)
+    with rpm.open("rb") as fileobj:
+        headers = read_headers(fileobj, str(rpm))
+    payload = rpm.read_bytes()[start:]
+    fileobj = io.BufferedReader(io.BytesIO(b"hh" + payload), buffer_size=4)  # type: ignore[assignment]
+    assert fileobj.read(2) == b"hh" and len(fileobj.peek(6)) == 2
+    digester = rpmpayload.PayloadDigest(fileobj, headers)
+    compressor, stream = rpmpayload.open_payload(digester, headers, str(rpm))
+    assert compressor == "xz"
+    assert stream.read(6) == b"070701"
+    stream.read()
+    digester.verify(str(rpm))
 
 
 def test_corrupt_zstd_payload(small_rpms: dict[str, Path], tmp_path: Path) -> None:
