@@ -162,6 +162,7 @@ class _Writer:
 
     def handle(self, proposal: Proposal) -> None:
         from sdfgen.slicing.emit import emit
+        from sdfgen.slicing.sliceable import as_utf8
 
         for note in proposal.notes:
             self.err.print(f"{proposal.package}: {note}", highlight=False, markup=False,
@@ -170,14 +171,16 @@ class _Writer:
         if existing is not None and existing.is_file() and self.update is not False:
             self._update(existing, proposal)
             return
-        text = emit(proposal)
+        # A refused name (not UTF-8) is still listed in the trailer's comments: escaped.
+        text = as_utf8(emit(proposal))
         target = self.target(proposal.package)
         if self.check:
-            old = target.read_text(encoding="utf-8") if target and target.is_file() else None
-            if old != text:
+            # Bytes, not text: a file that is not UTF-8 simply differs.
+            old = target.read_bytes() if target and target.is_file() else None
+            if old != text.encode("utf-8"):
                 self.would_change = True
-                self.err.print(f"{proposal.package}: "
-                               f"{target or 'stdout'} would change", markup=False)
+                self.err.print(f"{proposal.package}: {target or 'stdout'} would change",
+                               markup=False, highlight=False, soft_wrap=True)
             return
         self._write(target, text)
 
@@ -205,6 +208,7 @@ class _Writer:
 
     def _write(self, target: Path | None, text: str) -> None:
         from sdfgen.sdf.document import write_atomic
+        from sdfgen.slicing.sliceable import as_utf8
 
         if target is None:
             # Several SDFs on stdout: one YAML stream of documents.
@@ -215,6 +219,6 @@ class _Writer:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             # -o below a regular file, or in a directory that cannot be made.
-            raise ConfigError(f"-o {target}: cannot make directory {target.parent}: "
-                              f"{exc.strerror or exc}") from exc
+            raise ConfigError(as_utf8(f"-o {target}: cannot make directory {target.parent}: "
+                                      f"{exc.strerror or exc}")) from exc
         write_atomic(target, text)

@@ -1,12 +1,13 @@
 """What a slice can carry: the one predicate ``propose``, ``check`` and the builder share.
 
 The builder writes a payload entry into an image only when its path is absolute with no
-empty, ``.`` or ``..`` component, it is a directory, regular file, hard link or symlink
-(a device node, fifo or socket is refused: slices never carry them, and an image layer
-built without privileges could not hold a device anyway), and, for a symlink, its
-relative target does not climb above the root. ``propose`` leaves every other entry out
-of its slices with the reason, ``sdfgen check`` flags a slice that selects one, and the
-builder refuses it: one function, so the three never disagree.
+empty, ``.`` or ``..`` component and is UTF-8 (an SDF could name it no other way), it is
+a directory, regular file, hard link or symlink (a device node, fifo or socket is
+refused: slices never carry them, and an image layer built without privileges could not
+hold a device anyway), and, for a symlink, its relative target does not climb above the
+root. ``propose`` leaves every other entry out of its slices with the reason, ``sdfgen
+check`` flags a slice that selects one, and the builder refuses it: one function, so the
+three never disagree.
 """
 
 from __future__ import annotations
@@ -32,14 +33,37 @@ class Refusal:
 def path_problem(path: str) -> str | None:
     """Why ``path`` cannot be an image path, as a noun phrase ("not absolute", "an empty,
     '.' or '..' component"), or None when it can: it must be absolute, with no empty,
-    ``.`` or ``..`` component and no NUL byte."""
+    ``.`` or ``..`` component, no NUL byte and no byte that is not UTF-8 (an SDF is UTF-8
+    text, so it could name no such path; the RPM reader decodes names with
+    surrogateescape, which keeps such bytes as lone surrogates)."""
     if not path.startswith("/"):
         return "not absolute"
     if "\0" in path:
         return "a NUL byte"
+    if not path.isascii() and not _is_utf8(path):
+        return "a byte that is not UTF-8"
     if path != "/" and any(part in ("", ".", "..") for part in path[1:].split("/")):
         return "an empty, '.' or '..' component"
     return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def as_utf8(text: str) -> str:
+    """``text`` with each byte that was not UTF-8 (a surrogate escape) shown as ``\\xNN``,
+    so that a refused name can be written in an SDF comment or a message."""
+    if text.isascii() or _is_utf8(text):
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that escapes no byte: show its code point
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def symlink_escapes(path: str, target: str) -> bool:

@@ -26,6 +26,8 @@ from sdfgen.slicing.sliceable import (
     ESCAPING_SYMLINK,
     SPECIAL_FILE,
     UNSAFE_PATH,
+    Refusal,
+    as_utf8,
     path_problem,
     refusal,
 )
@@ -59,12 +61,23 @@ def hostile_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = work / "repo"
     repo.mkdir()
     shutil.copy(patched, repo / rpm.name)
+    # A second package with a name that is not UTF-8 (header and payload alike).
+    odd_tree = work / "odd-tree"
+    (odd_tree / "usr/share/oddname/aaaaaa").mkdir(parents=True)
+    (odd_tree / "usr/share/oddname/data.txt").write_text("data\n")
+    (odd_tree / "usr/share/oddname/aaaaaa/x").write_text("odd\n")
+    odd = build_rpm(work, "oddname", odd_tree,
+                    "/usr/share/oddname/data.txt\n/usr/share/oddname/aaaaaa/x\n")
+    shutil.copy(patch_payload_names(odd, {
+        b"/usr/share/oddname/aaaaaa/": b"/usr/share/oddname/aa\xffaaa/",
+        b"./usr/share/oddname/aaaaaa/x": b"./usr/share/oddname/aa\xffaaa/x"}),
+        repo / odd.name)
     subprocess.run(["createrepo_c", "-q", str(repo)], check=True)
     return repo
 
 
-def _propose(repo: Path, tmp_path: Path, *args: str) -> int:
-    return main(["propose", "hostile", *args, "--repo", str(repo), "--arch", "x86_64",
+def _propose(repo: Path, tmp_path: Path, *args: str, package: str = "hostile") -> int:
+    return main(["propose", package, *args, "--repo", str(repo), "--arch", "x86_64",
                  "--cache-dir", str(tmp_path / "cache")])
 
 
@@ -90,6 +103,14 @@ def test_refusal_is_the_builder_rule() -> None:
     escaping = entry("/usr/lib/x", FileKind.SYMLINK, "../../../etc/passwd")
     assert refusal(escaping).code == ESCAPING_SYMLINK  # type: ignore[union-attr]
     assert refusal(entry("/usr/lib/x", FileKind.SYMLINK, "../../etc/passwd")) is None
+    # The RPM reader decodes names with surrogateescape: a byte that is not UTF-8.
+    odd = b"/usr/share/a\xffb".decode("utf-8", "surrogateescape")
+    assert refusal(entry(odd)) == Refusal(UNSAFE_PATH, "an unsafe path (a byte that is "
+                                                       "not UTF-8)")
+    assert refusal(entry("/usr/share/\u00e9t\u00e9")) is None  # UTF-8 is fine
+    assert as_utf8(odd) == "/usr/share/a\\xffb"
+    assert as_utf8("/usr/share/\u00e9t\u00e9") == "/usr/share/\u00e9t\u00e9"
+    assert as_utf8("/a\ud800") == "/a\\ud800"  # a surrogate that escapes no byte
 
 
 def test_propose_leaves_out_what_the_builder_refuses(
@@ -112,6 +133,55 @@ def test_propose_leaves_out_what_the_builder_refuses(
             "escapes the root (..) (and 1 more); never used, and the builder refuses this "
             "package\n") in err
     assert _tree(tmp_path / "out") == {"hostile.yaml"}
+
+
+ODD = "/usr/share/oddname/aa\\xffaaa/x"  # as the trailer shows it
+ODD_TRAILER = ("#   the builder refuses it: an unsafe path (a byte that is not UTF-8):\n"
+               f"#     {ODD}\n")
+
+
+def test_propose_leaves_out_a_name_that_is_not_utf8(
+        hostile_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 12: -o FILE raised UnicodeEncodeError; -o - wrote an SDF check rejects.
+    sdf = tmp_path / "sdfs" / "oddname.yaml"
+    assert _propose(hostile_repo, tmp_path, "-o", str(sdf), package="oddname") == 0
+    text = sdf.read_bytes().decode("utf-8")  # strict: the file is UTF-8
+    assert ODD_TRAILER in text
+    assert "/usr/share/oddname/data.txt" in text
+    assert not any("oddname/aa" in p for p in _patterns(yaml.safe_load(text)))
+    capsys.readouterr()
+    assert main(["check", str(sdf)]) == 0
+    assert "0 error(s), 0 warning(s)" in capsys.readouterr().out
+    # The same document on stdout.
+    assert _propose(hostile_repo, tmp_path, "-o", "-", package="oddname") == 0
+    out, err = capsys.readouterr()
+    assert out == text and "Traceback" not in err
+    # --check against a file that is not UTF-8 (as -o - wrote before) says it differs.
+    sdf.write_bytes(text.replace(ODD, "/usr/share/oddname/aa").encode() + b"\xff\n")
+    assert _propose(hostile_repo, tmp_path, "-o", str(sdf), "--check",
+                    package="oddname") == 1
+    assert f"oddname: {sdf} would change" in capsys.readouterr().err
+
+
+def test_output_path_that_is_not_utf8(hostile_repo: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # argv as Python decodes it (surrogateescape), for a file and for a directory.
+    odd_dir = os.fsdecode(os.fsencode(tmp_path) + b"/out\xff")
+    assert _propose(hostile_repo, tmp_path, "-o", odd_dir + "/", package="oddname") == 0
+    assert _propose(hostile_repo, tmp_path, "-o", odd_dir + "/x\udcfe.yaml",
+                    package="oddname") == 0
+    written = sorted(os.listdir(os.fsencode(tmp_path) + b"/out\xff"))
+    assert written == [b"oddname.yaml", b"x\xfe.yaml"]
+    assert ODD_TRAILER in Path(odd_dir, "oddname.yaml").read_text(encoding="utf-8")
+    # An error about such a path is one line.
+    Path(odd_dir, "file").write_text("x\n")
+    assert _propose(hostile_repo, tmp_path, "-o", odd_dir + "/file/sub/x.yaml",
+                    package="oddname") == 2
+    err = capsys.readouterr().err
+    shown = f"{tmp_path}/out\\xff"
+    assert err.endswith(f"error: -o {shown}/file/sub/x.yaml: cannot make directory "
+                        f"{shown}/file/sub: Not a directory\n"), err
+    assert "Traceback" not in err
 
 
 def _proposed_sdf(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
