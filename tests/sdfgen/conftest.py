@@ -120,8 +120,8 @@ def repo_createrepo(repo: Path, compress: str = "gz") -> Path:
 def repo_rewrite_metadata(repo: Path, data_type: str, change: object, compress: str = "",
                           update_checksum: bool = True) -> Path:
     """Replace the ``data_type`` metadata file: ``change(uncompressed_bytes) -> bytes``,
-    written with ``compress`` (default: as before); repomd.xml is updated unless
-    ``update_checksum`` is False. Returns the new file's path."""
+    written with ``compress`` (default: as before); repomd.xml is updated, or, when
+    ``update_checksum`` is False, only its sizes. Returns the new file's path."""
     ET.register_namespace("", _REPO_NS)
     ET.register_namespace("rpm", "http://linux.duke.edu/metadata/rpm")
     repomd_path = repo / "repodata" / "repomd.xml"
@@ -149,7 +149,14 @@ def repo_rewrite_metadata(repo: Path, data_type: str, change: object, compress: 
         else:
             payload, suffix = new_raw, ""
         if not update_checksum:
+            # A tampered file of the announced size: the sizes follow (the fetcher
+            # refuses a file larger than announced before it hashes it), the checksums not.
             old.write_bytes(payload)
+            for tag, value in (("size", str(len(payload))), ("open-size", str(len(new_raw)))):
+                elem = data.find(f"{{{_REPO_NS}}}{tag}")
+                if elem is not None:
+                    elem.text = value
+            tree.write(repomd_path, xml_declaration=True, encoding="UTF-8")
             return old
         digest = hashlib.sha256(payload).hexdigest()
         new = repo / "repodata" / f"{digest}-{data_type}.xml{suffix}"
