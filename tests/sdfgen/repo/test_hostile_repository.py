@@ -319,8 +319,9 @@ def test_dripping_server_fails_at_the_deadline_not_never(site: Site, tmp_path: P
         started = time.monotonic()
         with pytest.raises(RepoError) as excinfo:
             repository.download(pkg)
-    assert time.monotonic() - started < 5
-    assert re.fullmatch(rf"{re.escape(site.url + RPM)}: too slow: \d+ bytes in 1\.\d s, "
+    # Bounded (without the deadline it never ends); generous for a busy machine.
+    assert time.monotonic() - started < 30
+    assert re.fullmatch(rf"{re.escape(site.url + RPM)}: too slow: \d+ bytes in \d+\.\d s, "
                         r"under 64 KiB/s on average after the first 1\.5 s", str(excinfo.value))
     assert not list((tmp_path / "cache" / "packages").rglob("*"))
     assert not list((tmp_path / "cache" / "partial").iterdir())
@@ -335,7 +336,8 @@ def test_dripping_headers_are_cut_off_at_the_deadline(site: Site, tmp_path: Path
         started = time.monotonic()
         with pytest.raises(RepoError) as excinfo:
             repository.download(pkg)
-    assert time.monotonic() - started < 5
+    # Bounded (without the deadline it never ends); generous for a busy machine.
+    assert time.monotonic() - started < 30
     deadline = 1.5 + size / (64 * 1024)  # grace + size / minimum rate
     assert str(excinfo.value) == (f"{site.url}{RPM}: too slow: no complete response within "
                                   f"the {deadline:.1f} s deadline")
