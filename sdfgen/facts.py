@@ -155,6 +155,9 @@ class RpmPackage:
     summary: str = ""
     sourcerpm: str = ""
     buildtime: int = 0
+    vendor: str = ""  # Vendor tag: the organisation that distributes the package
+    packager: str = ""  # Packager tag: who built it ("Name <mail>")
+    url: str = ""  # the upstream project's home page
     provides: tuple[Capability, ...] = ()
     requires: tuple[Capability, ...] = ()
     payload_compressor: str = ""  # gzip, xz, lzma, zstd, bzip2, none

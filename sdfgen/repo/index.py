@@ -266,6 +266,11 @@ class Repository:
         for name in self.package_names():
             yield self.latest(name)
 
+    @property
+    def cache(self) -> CacheDir:
+        """The cache directory this repository downloads into."""
+        return self._fetcher.cache
+
     def download(self, pkg: PackageMeta) -> Path:
         """The RPM file of ``pkg`` in the cache, downloaded and checksum-verified if needed.
 

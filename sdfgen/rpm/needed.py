@@ -8,6 +8,7 @@ RPATH/RUNPATH, ``$ORIGIN`` and the arch's default directories.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 
 from sdfgen.facts import ElfInfo, PackageMeta, RpmPackage
@@ -33,23 +34,31 @@ def capability_for(soname: str, elf: ElfInfo) -> str:
 
 
 def provider_packages(session: Session, arch: str, rpm: RpmPackage) -> list[RpmPackage]:
-    """The RPMs that may satisfy ``rpm``'s ELF needs, read (``rpm`` itself first)."""
+    """The RPMs that may satisfy ``rpm``'s ELF needs, read (``rpm`` itself first).
+
+    A provider is read lazily: with the ELF facts of the objects named like the sonames
+    and interpreters asked for (the loader opens nothing else for these needs), not of
+    every object it ships.
+    """
     repository = session.repository(arch)
     wanted: dict[str, PackageMeta] = {}
+    names: set[str] = set()
     for entry in rpm.files:
         elf = entry.elf
         if elf is None or elf.error:
             continue
         for soname in elf.needed:
+            names.add(posixpath.basename(soname))
             for meta in repository.whatprovides(capability_for(soname, elf)):
                 wanted.setdefault(meta.nevra, meta)
         if elf.interpreter:
+            names.add(posixpath.basename(elf.interpreter))
             for meta in repository.whatprovides(elf.interpreter):
                 wanted.setdefault(meta.nevra, meta)
     providers = [rpm]
     for nevra in sorted(wanted):
         if nevra != rpm.nevra:
-            providers.append(session.read(arch, wanted[nevra]))
+            providers.append(session.read(arch, wanted[nevra], elf_names=names))
     return providers
 
 

@@ -28,7 +28,7 @@ import shutil
 import stat
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -56,6 +56,8 @@ ContentSink = Callable[[PackageFile, BinaryIO], None]
 PathFilter = Callable[[str], bool]
 
 # Magic bytes of each compressor's output; lzma "alone" has no magic to check.
+# Symlinks followed within a package to find the object a soname names (ld.so: 40).
+MAX_LINK_HOPS = 8
 COMPRESSOR_MAGIC = {"gzip": b"\x1f\x8b", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00",
                     "zstd": b"\x28\xb5\x2f\xfd", "lzma": b"", "none": b"0707"}
 # What may follow the cpio trailer (padding) and is read so that the decompressor checks
@@ -275,11 +277,15 @@ class PayloadWalk:
     """State of the one pass over the cpio stream."""
 
     def __init__(self, name: str, files: list[HeaderFile], elf: bool,
-                 on_content: ContentSink | None, wants: PathFilter | None) -> None:
+                 on_content: ContentSink | None, wants: PathFilter | None,
+                 elf_names: Collection[str] | None = None) -> None:
         self.name = name
         self.files = files
         self.by_path = {f.path: f for f in files}
         self.elf = elf
+        # None: analyse every ELF object; else only these paths (see elf_paths_named).
+        self.elf_paths = (None if elf_names is None
+                          else elf_paths_named(self.by_path, frozenset(elf_names)))
         self.on_content = on_content
         self.wants = wants
         self.problems: list[PayloadProblem] = []
@@ -348,7 +354,8 @@ class PayloadWalk:
         content: BinaryIO = cast(BinaryIO, _Prefixed(head, stream))
         elf_info: ElfInfo | None = None
         spool: BinaryIO | None = None
-        if self.elf and is_elf(head):
+        if self.elf and is_elf(head) and (
+                self.elf_paths is None or any(m.path in self.elf_paths for m in members)):
             # pyelftools needs random access: hold the object once (in memory, or in a
             # temporary file above ELF_SPOOL_MAX), analyse it, then replay it to
             # on_content. A plain BytesIO, not a SpooledTemporaryFile: pyelftools
@@ -411,6 +418,29 @@ class PayloadWalk:
                 built = self._package_file(header, hardlink_to=link)
             result.append(built)
         return tuple(result)
+
+
+def elf_paths_named(by_path: Mapping[str, HeaderFile], names: frozenset[str]) -> set[str]:
+    """The paths whose base name is in ``names`` or is where such a symlink leads.
+
+    Resolving a soname needs the ELF facts of the file the loader would open: one named
+    like the soname, or the file a symlink of that name points to. Targets are taken by
+    base name (following at most MAX_LINK_HOPS links), so a target reached through a
+    directory symlink (``/lib64`` -> ``usr/lib64``) is found too.
+    """
+    links: dict[str, set[str]] = {}
+    for path, header in by_path.items():
+        if stat.S_ISLNK(header.mode) and header.link_to:
+            links.setdefault(posixpath.basename(path), set()).add(
+                posixpath.basename(header.link_to.rstrip("/")))
+    wanted = set(names)
+    frontier = set(names)
+    for _ in range(MAX_LINK_HOPS):
+        frontier = {t for n in frontier for t in links.get(n, ())} - wanted
+        if not frontier:
+            break
+        wanted |= frontier
+    return {path for path in by_path if posixpath.basename(path) in wanted}
 
 
 def _shebang(head: bytes) -> str | None:

@@ -11,6 +11,7 @@ must discard what it wrote when RpmError is raised.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from sdfgen.errors import RpmError
@@ -24,6 +25,7 @@ from sdfgen.rpm.header import (
     TAG_FILEDIGESTALGO,
     TAG_LICENSE,
     TAG_NAME,
+    TAG_PACKAGER,
     TAG_PROVIDEFLAGS,
     TAG_PROVIDENAME,
     TAG_PROVIDEVERSION,
@@ -33,6 +35,8 @@ from sdfgen.rpm.header import (
     TAG_REQUIREVERSION,
     TAG_SOURCERPM,
     TAG_SUMMARY,
+    TAG_URL,
+    TAG_VENDOR,
     TAG_VERSION,
     capabilities,
     header_files,
@@ -58,6 +62,7 @@ def read_rpm(
     elf: bool = True,
     on_content: ContentSink | None = None,
     wants: PathFilter | None = None,
+    elf_names: Collection[str] | None = None,
 ) -> RpmPackage:
     """Read the RPM at ``path`` in one pass and return its facts.
 
@@ -65,8 +70,11 @@ def read_rpm(
     stream)`` is called during the pass for each regular file whose path ``wants``
     accepts (all of them when ``wants`` is None), with a stream of its bytes; for a
     hardlink set it is called once, for the first accepted member. It is never called
-    for unsafe or unknown payload entries. Raises RpmError for a file that is not an
-    RPM, a corrupt or truncated header or payload, or an unknown compressor.
+    for unsafe or unknown payload entries. ``elf_names``: analyse only the ELF objects
+    with these base names and those their symlinks of these names lead to (a provider
+    read to resolve sonames); the other objects then have ``elf`` None. Raises
+    RpmError for a file that is not an RPM, a corrupt or truncated header or payload,
+    or an unknown compressor.
     """
     name = str(path)
     try:
@@ -78,7 +86,7 @@ def read_rpm(
         files = header_files(headers, name)
         digester = PayloadDigest(fileobj, headers)
         compressor, payload = open_payload(digester, headers, name)
-        walk = PayloadWalk(name, files, elf, on_content, wants)
+        walk = PayloadWalk(name, files, elf, on_content, wants, elf_names)
         try:
             walk.run(payload)
         except CpioError as exc:
@@ -95,6 +103,9 @@ def read_rpm(
         summary=tag_str(headers, TAG_SUMMARY),
         sourcerpm=tag_str(headers, TAG_SOURCERPM),
         buildtime=tag_int(headers, TAG_BUILDTIME),
+        vendor=tag_str(headers, TAG_VENDOR),
+        packager=tag_str(headers, TAG_PACKAGER),
+        url=tag_str(headers, TAG_URL),
         provides=capabilities(headers, TAG_PROVIDENAME, TAG_PROVIDEFLAGS, TAG_PROVIDEVERSION),
         requires=tuple(
             cap for cap in capabilities(headers, TAG_REQUIRENAME, TAG_REQUIREFLAGS,
