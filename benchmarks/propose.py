@@ -2,12 +2,15 @@
 
     .venv/bin/python benchmarks/propose.py [--repeat N]
 
-Prints, with a warm cache (metadata and RPMs downloaded by a first run, not timed):
-- ``propose openssl-libs`` for x86_64 and aarch64 in-process (best of N; a fresh session
-  each run, the role model already loaded) and as a new process (``python -m sdfgen``
-  equivalent: interpreter start, imports, model load included);
-- ``propose --all`` as one process, and split over two concurrent processes (half the
-  packages each), which is what a 2-worker process pool would at best achieve.
+Every figure is a NEW process (interpreter start, imports, model load included), the
+median and best of N runs, with its peak RSS:
+- ``propose openssl-libs`` for x86_64 and aarch64: cold (empty cache directory:
+  metadata, index, RPM downloads and reads), with the RPMs cached but no package facts
+  (every RPM read again), and warm (facts cached); without ``--sdf-dir`` (the providers'
+  slices are sdfgen's own slicing, so glibc is read in full) and with samples/sdf
+  (providers read lazily: only the ELF objects named like the sonames);
+- ``propose --all`` warm, as one process, and split over two concurrent processes (half
+  the packages each), which is what a 2-worker process pool would at best achieve.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,14 +70,34 @@ def best_of(repeat: int, run: Callable[[], object]) -> float:
     return min(timings(repeat, run))
 
 
+def process_runs(repeat: int, argv: list[str],
+                 prepare: Callable[[], object] = lambda: None) -> tuple[list[float], int]:
+    """``argv`` run ``repeat`` times as new processes, ``prepare()`` (untimed) before each:
+    (wall times in seconds, the largest peak RSS in KiB)."""
+    times, peak = [], 0
+    for _ in range(repeat):
+        prepare()
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        times.append(time.perf_counter() - start)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed with {proc.returncode}")
+        peak = max(peak, usage.ru_maxrss)
+    return times, peak
+
+
+def report(label: str, runs: tuple[list[float], int]) -> None:
+    """One line: median, best, peak RSS."""
+    times, peak = runs
+    print(f"{label}: median {statistics.median(times):.3f} s, best {min(times):.3f} s, "
+          f"peak RSS {peak / 1024:.0f} MiB ({len(times)} runs)")
+
+
 def run_quiet(argv: list[str]) -> None:
     """``argv`` in a new process, its output discarded; raises when it fails."""
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def run_cli(args: list[str]) -> None:
-    """``sdfgen ARGS`` in a new process; raises when it fails."""
-    run_quiet([*CLI, *args])
 
 
 def main() -> None:
@@ -79,24 +105,37 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     require_sample_repo()
-    from sdfgen.cli import app as cli
     server, url = serve(SAMPLE_REPO)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            base = ["--mirror", url, "--cache-dir", str(Path(tmp) / "cache")]
-            one = ["propose", "openssl-libs", "--arch", "x86_64", "--arch", "aarch64",
+            cache = Path(tmp) / "cache"
+            base = ["--mirror", url, "--cache-dir", str(cache)]
+            arches = ["--arch", "x86_64", "--arch", "aarch64"]
+            one = [*CLI, "propose", "openssl-libs", *arches,
                    "-o", str(Path(tmp) / "openssl-libs.yaml"), *base]
-            every = ["propose", "--all", "-o", str(Path(tmp) / "all"), *base]
-            assert cli.main(every) == 0  # warm: downloads every RPM once, loads the model
-            inproc = best_of(args.repeat, lambda: cli.main(one))
-            newproc = best_of(args.repeat, lambda: run_cli(one))
-            print(f"propose openssl-libs (x86_64+aarch64, warm cache), in-process: "
-                  f"{inproc:.3f} s (best of {args.repeat})")
-            print(f"propose openssl-libs (x86_64+aarch64, warm cache), new process: "
-                  f"{newproc:.3f} s (best of {args.repeat})")
+            # --no-update: a proposal of its own, samples/sdf only answers deps.
+            with_sdfs = [*CLI, "propose", "openssl-libs", *arches, "--no-update",
+                         "--sdf-dir", str(ROOT / "samples" / "sdf"),
+                         "-o", str(Path(tmp) / "with-sdfs.yaml"), *base]
+            every = [*CLI, "propose", "--all", "-o", str(Path(tmp) / "all"), *base]
+
+            def no_cache() -> None:
+                shutil.rmtree(cache, ignore_errors=True)
+
+            def no_facts() -> None:
+                shutil.rmtree(cache / "facts", ignore_errors=True)
+
+            for label, argv in (("", one), (" --sdf-dir samples/sdf", with_sdfs)):
+                name = f"propose openssl-libs (x86_64+aarch64){label}"
+                report(f"{name}, cold", process_runs(args.repeat, argv, no_cache))
+                report(f"{name}, RPMs cached, no facts",
+                       process_runs(args.repeat, argv, no_facts))
+                report(f"{name}, warm", process_runs(args.repeat, argv))
+            run_quiet(every)  # downloads every RPM and keeps its facts
             repeat_all = max(1, args.repeat // 2)
-            all_inproc = best_of(repeat_all, lambda: cli.main(every))
-            all_proc = best_of(repeat_all, lambda: run_cli(every))
+            report("propose --all, RPMs cached, no facts",
+                   process_runs(repeat_all, every, no_facts))
+            report("propose --all, warm", process_runs(repeat_all, every))
             names = sorted(p.stem for p in (Path(tmp) / "all").glob("*.yaml"))
             halves = [names[0::2], names[1::2]]
 
@@ -110,10 +149,8 @@ def main() -> None:
                         raise RuntimeError("split propose failed")
 
             all_split = best_of(repeat_all, split)
-            print(f"propose --all ({len(names)} packages, warm cache), in-process: "
-                  f"{all_inproc:.3f} s")
-            print(f"propose --all, one new process: {all_proc:.3f} s")
-            print(f"propose --all split over 2 concurrent processes: {all_split:.3f} s")
+            print(f"propose --all ({len(names)} packages) split over 2 concurrent processes, "
+                  f"warm: best {all_split:.3f} s")
     finally:
         server.shutdown()
         server.server_close()

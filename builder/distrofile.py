@@ -147,7 +147,7 @@ def load_distrofile(path: Path) -> Distrofile:
     """Read and validate the Distrofile at ``path``; raise ConfigError naming file and key."""
     path = Path(path)
     try:
-        doc = load_document(path)
+        doc = load_document(path, editable=False)
     except SdfError as exc:
         raise ConfigError(str(exc)) from exc
     data = doc.data

@@ -57,14 +57,15 @@ class Document:
     """A round-trip YAML document: ``data`` (ruamel maps and lists, mutable) plus its source."""
 
     def __init__(self, data: Any, source: str, path: Path | None,
-                 duplicates: tuple[DuplicateKey, ...]) -> None:
+                 duplicates: tuple[DuplicateKey, ...], *, editable: bool = True) -> None:
         self.data = data
         self.source = source
         self.path = path
         self.duplicates = duplicates
         # What ruamel emits for the untouched data: if a later dump equals it, nothing was
         # edited and the source text is returned as it was (see the module docstring).
-        self._baseline = emit_document(self)
+        # Emitting costs as much as parsing, so a document only read does without it.
+        self._baseline = emit_document(self) if editable else None
 
 
 def _yaml() -> YAML:
@@ -76,9 +77,10 @@ def _yaml() -> YAML:
     return yaml
 
 
-def parse_document(text: str, path: Path | None = None) -> Document:
+def parse_document(text: str, path: Path | None = None, *, editable: bool = True) -> Document:
     """Parse ``text`` (named ``path`` in messages) into a :class:`Document`, within the
-    limits of :func:`check_limits`; raises :class:`SdfError` naming the input."""
+    limits of :func:`check_limits`; raises :class:`SdfError` naming the input.
+    ``editable=False``: only read, never dumped (:func:`dump_document` refuses it)."""
     name = str(path) if path is not None else "<string>"
     check_limits(text, name)
     yaml = _yaml()
@@ -89,7 +91,7 @@ def parse_document(text: str, path: Path | None = None) -> Document:
         raise not_yaml(exc, name) from exc
     node = yaml.constructor.node
     duplicates = tuple(_duplicates(node)) if node is not None else ()
-    return Document(data, text, path, duplicates)
+    return Document(data, text, path, duplicates, editable=editable)
 
 
 class _NodeKeepingConstructor(RoundTripConstructor):
@@ -103,7 +105,7 @@ class _NodeKeepingConstructor(RoundTripConstructor):
         return self.construct_document(self.node) if self.node is not None else None
 
 
-def load_document(path: Path) -> Document:
+def load_document(path: Path, *, editable: bool = True) -> Document:
     """Read and parse the YAML file (SDF, Distrofile) at ``path``; raises
     :class:`SdfError` naming the file, without reading more than the size limit."""
     try:
@@ -118,7 +120,7 @@ def load_document(path: Path) -> Document:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SdfError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
-    return parse_document(text, Path(path))
+    return parse_document(text, Path(path), editable=editable)
 
 
 def emit_document(doc: Document) -> str:
@@ -136,6 +138,8 @@ def emit_document(doc: Document) -> str:
 
 def dump_document(doc: Document) -> str:
     """The text of ``doc``: its source if unedited, else the re-emitted YAML."""
+    if doc._baseline is None:
+        raise ValueError(f"{doc.path or '<string>'}: document was loaded read-only")
     text = emit_document(doc)
     return doc.source if text == doc._baseline else text
 

@@ -11,7 +11,7 @@ file that cannot be read or parsed as YAML raises :class:`SdfError`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,21 +148,73 @@ def slice_of_path(sdf: Sdf, path: str, arch: str,
 
 def load_sdf(path: Path) -> Sdf:
     """Read the SDF at ``path``; raises :class:`SdfError` only for unreadable/invalid YAML."""
-    return sdf_from_document(load_document(Path(path)))
+    return sdf_from_document(load_document(Path(path), editable=False))
 
 
-def load_sdf_dir(directory: Path) -> dict[str, Sdf]:
+def load_sdf_dir(directory: Path) -> SdfDirectory:
     """Every ``*.yaml`` SDF under ``directory`` (not recursive), by package name; a second
-    file claiming the same package is kept under its file name."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise SdfError(f"{directory}: not a directory of SDFs")
-    result: dict[str, Sdf] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        sdf = load_sdf(path)
-        key = sdf.package if sdf.package not in result else path.stem
-        result[key] = sdf
-    return result
+    file claiming the same package is kept under its file name. Each file is parsed when
+    its package is first looked up (see :class:`SdfDirectory`)."""
+    return SdfDirectory(directory)
+
+
+# For the index of a directory: a top-level ``package: NAME`` line (NAME plain or
+# quoted), and whatever else at the start of a line could hold the package key.
+_PACKAGE_KEY = re.compile(r"""^(?:(?:package|"package"|'package')\s*:|[{?])""", re.MULTILINE)
+_PACKAGE_LINE = re.compile(
+    r"""^package:[ \t]*(?:"([^"\\\n]*)"|'([^'\n]*)'|([^\s#'"][^\s#]*))[ \t]*(?:#.*)?$""",
+    re.MULTILINE)
+
+
+class SdfDirectory(Mapping[str, Sdf]):
+    """The SDFs of a directory by package name, each parsed (ruamel, round-trip) only when
+    first looked up: a proposal or an image needs a few of a release's hundreds of SDFs.
+
+    The index reads each file's top-level ``package:`` line as text; a file where that
+    line is missing, repeated or not a plain name is parsed to learn its package, so the
+    keys are the ones parsing every file would give.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise SdfError(f"{directory}: not a directory of SDFs")
+        self.directory = directory
+        self._paths: dict[str, Path] = {}
+        self._loaded: dict[Path, Sdf] = {}
+        for path in sorted(directory.glob("*.yaml")):
+            claimed = self._claimed_package(path)
+            key = claimed if claimed not in self._paths else path.stem
+            self._paths[key] = path
+
+    def _claimed_package(self, path: Path) -> str:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return self._load(path).package  # raises the loader's one-line error
+        keys = _PACKAGE_KEY.findall(text)
+        if not keys:
+            return path.stem  # no package key: the file name names the package
+        line = _PACKAGE_LINE.search(text)
+        if len(keys) == 1 and line is not None:
+            name = line.group(1) or line.group(2) or line.group(3)
+            if name and package_name_problem(name) is None:
+                return name
+        return self._load(path).package
+
+    def _load(self, path: Path) -> Sdf:
+        if path not in self._loaded:
+            self._loaded[path] = load_sdf(path)
+        return self._loaded[path]
+
+    def __getitem__(self, package: str) -> Sdf:
+        return self._load(self._paths[package])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 def sdf_from_document(doc: Document) -> Sdf:

@@ -12,7 +12,7 @@ cached; the proposal then notes the assumption).
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sdfgen.errors import PackageNotFoundError
@@ -34,7 +34,7 @@ class Proposer:
                  use_model: bool = True, model: RoleModel | None = None) -> None:
         self.session = session
         self.sdf_dir = sdf_dir
-        self.sdfs: dict[str, Sdf] = load_sdf_dir(sdf_dir) if sdf_dir is not None else {}
+        self.sdfs: Mapping[str, Sdf] = load_sdf_dir(sdf_dir) if sdf_dir is not None else {}
         self.use_model = use_model
         self.model = (model or default_model()) if use_model else None
         self._plans: dict[str, SlicePlan] = {}

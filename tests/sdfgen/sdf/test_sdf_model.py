@@ -302,3 +302,51 @@ def test_selection_helpers() -> None:
     assert slice_of_path(sdf, "/etc/ld.so.conf.d/x.conf", "x86_64", Reading.CHISEL) is None
     assert slice_of_path(sdf, "/usr/share/licenses/glibc/LICENSES", "aarch64") == "copyright"
     assert slice_of_path(sdf, "/usr/bin/ldd", "x86_64") is None
+
+
+def _parsed_keys(directory: Path) -> dict[str, str]:
+    """Package -> file name as parsing every file gives them (load_sdf_dir's rule)."""
+    keys: dict[str, str] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        package = load_sdf(path).package
+        keys[package if package not in keys else path.stem] = path.name
+    return keys
+
+
+def test_sdf_directory_keys_are_those_a_full_parse_gives(tmp_path: Path) -> None:
+    files = {
+        "plain.yaml": "package: plain\nslices: {}\n",
+        "quoted.yaml": "package: 'quoted-name'  # a comment\nslices: {}\n",
+        "double.yaml": 'package: "libstdc++"\nslices: {}\n',
+        "nokey.yaml": "slices: {}\n",
+        "other-name.yaml": "package: plain\nslices: {}\n",  # a second claim: by file name
+        "anchor.yaml": "package: &p anchored\nslices: {}\n",
+        "flow.yaml": "{package: flowing, slices: {}}\n",
+        "twice.yaml": "package: first\npackage: second\nslices: {}\n",
+        "spaced.yaml": "package : spaced\nslices: {}\n",
+        "comments.yaml": "# package: not-this\n# only comments\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    directory = load_sdf_dir(tmp_path)
+    assert {key: directory[key].path.name for key in directory} == _parsed_keys(tmp_path)
+    assert directory["libstdc++"].package == "libstdc++"
+    assert load_sdf_dir(CORPUS).keys() == _parsed_keys(CORPUS).keys()
+
+
+def test_sdf_directory_parses_only_what_is_looked_up(tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text("package: good\nslices:\n  libs: {}\n")
+    (tmp_path / "broken.yaml").write_text("package: broken\nslices: [\n")
+    directory = load_sdf_dir(tmp_path)
+    assert list(directory.get("good").slices) == ["libs"]
+    assert directory.get("absent") is None
+    with pytest.raises(SdfError, match=r"broken\.yaml"):
+        directory["broken"]
+
+
+def test_a_read_only_document_is_never_dumped(tmp_path: Path) -> None:
+    path = tmp_path / "zlib.yaml"
+    path.write_text("package: zlib\nslices: {}\n")
+    assert dump_document(load_document(path)) == path.read_text()
+    with pytest.raises(ValueError, match="read-only"):
+        dump_document(load_document(path, editable=False))
