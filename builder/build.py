@@ -6,8 +6,9 @@
 2. per platform, fetch each RPM of the closure and cut its slices into a rootfs
    (one payload pass per RPM, see ``builder.extract``);
 3. add the base files no slice provided and the Distrofile's builder-only ``files``;
-4. write the OCI layout (every platform), one docker archive per platform, an SPDX
-   SBOM, the smoke checks and a build record.
+4. write the OCI layout (every platform), one docker archive per platform (each with a
+   tag of its own, see ``builder.reference``), on request one OCI layout per platform,
+   an SPDX SBOM, the smoke checks and a build record.
 
 Everything is staged in ``OUT.tmp-XXXX`` next to the output and moved into place
 at the end, so a failed build leaves no partial output (and an older OUT intact).
@@ -31,11 +32,18 @@ from builder.closure import SliceClosure, resolve_closure
 from builder.distrofile import Distrofile
 from builder.errors import BuildError
 from builder.extract import PackageCut, SliceSelection, cut_package
-from builder.oci import ImageConfig, PlatformImage, write_docker_archive, write_oci_layout
+from builder.oci import (
+    ImageConfig,
+    PlatformImage,
+    write_docker_archive,
+    write_oci_layout,
+    write_platform_layout,
+)
 from builder.oci_read import load_platform_image
 from builder.platform import Platform
+from builder.reference import default_reference, platform_tag, split_reference
 from builder.rootwriter import RootWriter
-from builder.sbom import GeneratedFile, SbomArch, sbom_document, write_json
+from builder.sbom import GeneratedFile, SbomArch, rootfs_digests, sbom_document, write_json
 from sdfgen.facts import PackageMeta
 from sdfgen.rpm.session import RepoOptions, open_session
 from sdfgen.sdf.model import SliceRef, load_sdf_dir, patterns_for
@@ -44,6 +52,7 @@ DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 SBOM_NAME = "sbom.spdx.json"
 SMOKE_NAME = "smoke.json"
 BUILD_RECORD = "build.json"
+PER_PLATFORM_DIR = "per-platform"
 Log = Callable[[str], None]
 
 
@@ -82,6 +91,7 @@ class BuildResult:
     closure: tuple[SliceRef, ...]
     arches: tuple[ArchBuild, ...]
     seconds: float
+    docker_archives: tuple[tuple[str, str], ...] = ()  # (path in OUT, tag) per platform
 
 
 def _source_date_epoch(metas: Sequence[PackageMeta], cuts: Sequence[PackageCut],
@@ -100,13 +110,19 @@ def _source_date_epoch(metas: Sequence[PackageMeta], cuts: Sequence[PackageCut],
 
 def build_image(distrofile: Distrofile, *, sdf_dir: Path, out: Path, repo: RepoOptions,
                 platforms: Sequence[Platform] = (), source_date_epoch: int | None = None,
-                log: Log | None = None) -> BuildResult:
+                log: Log | None = None, tag: str | None = None,
+                per_platform_layouts: bool = False) -> BuildResult:
     """Build ``distrofile`` into ``out`` (OCI layout + docker archives + SBOM); return it.
 
-    ``platforms`` overrides the Distrofile's list. Raises BuildError / SdfgenError
-    subclasses with one-line messages; ``out`` is untouched when the build fails.
+    ``platforms`` overrides the Distrofile's list. ``tag`` (``REPO[:TAG]``, default
+    ``localhost/sdfgen/NAME:latest``) gives each docker archive the tag
+    ``REPO:TAG-ARCH``; ``per_platform_layouts`` adds ``OUT/per-platform/ARCH/``.
+    Raises BuildError / SdfgenError subclasses with one-line messages; ``out`` is
+    untouched when the build fails.
     """
     started = time.monotonic()
+    reference = tag or default_reference(distrofile.name)
+    split_reference(reference)  # a bad --tag fails before anything is fetched
     say = log or (lambda _message: None)
     chosen = tuple(platforms) or distrofile.platforms
     sdfs = load_sdf_dir(sdf_dir)
@@ -152,26 +168,33 @@ def build_image(distrofile: Distrofile, *, sdf_dir: Path, out: Path, repo: RepoO
                                   source_date_epoch=epoch, config=config)
         arches = [dataclasses.replace(a, layer_bytes=_layer_bytes(layout, a.platform))
                   for a in arches]
+        archives = []
         for arch in arches:
-            archive = layout / "docker" / f"{distrofile.name}-{arch.platform.architecture}.tar"
-            write_docker_archive(layout, arch.platform, archive,
-                                 repo_tag=f"{distrofile.name}:latest", source_date_epoch=epoch)
-            os.chmod(archive, 0o644)  # staged through mkstemp, which makes it private
+            name = f"docker/{distrofile.name}-{arch.platform.architecture}.tar"
+            archives.append((name, platform_tag(reference, arch.platform)))
+            write_docker_archive(layout, arch.platform, layout / name, repo_tag=archives[-1][1],
+                                 source_date_epoch=epoch)
+            os.chmod(layout / name, 0o644)  # staged through mkstemp, which makes it private
+            if per_platform_layouts:
+                write_platform_layout(layout, arch.platform, layout / PER_PLATFORM_DIR /
+                                      arch.platform.architecture)
         write_json(layout / SBOM_NAME, sbom_document(
             distrofile.name,
             [SbomArch(a.platform.machine, a.cuts,
                       tuple(GeneratedFile(e.entry.path, e.written.size, e.written.sha256,
                                           e.entry.why) for e in a.base_added
                             if e.entry.content is not None),
-                      a.extra_files) for a in arches],
-            created_epoch=epoch, image_digest=digest))
+                      a.extra_files, rootfs_digests(staging / "rootfs" / a.platform.machine))
+             for a in arches],
+            created_epoch=epoch, image_digest=digest,
+            image_vendor=distrofile.labels.get("org.opencontainers.image.vendor", "")))
         write_json(layout / SMOKE_NAME, {
             "image": distrofile.name,
             "platforms": [str(a.platform) for a in arches],
             "checks": [check.to_json() for check in distrofile.smoke],
         })
         result = BuildResult(distrofile, out, digest, epoch, closure.slices, tuple(arches),
-                             time.monotonic() - started)
+                             time.monotonic() - started, tuple(archives))
         write_json(layout / BUILD_RECORD, build_record(result))
         os.chmod(layout, 0o755)  # staged through mkdtemp, which makes it private
         _swap_into_place(layout, out)
@@ -247,6 +270,7 @@ def build_record(result: BuildResult) -> dict[str, Any]:
             "builder_files": [e.entry.path for e in a.base_added],
             "distrofile_files": [f.path for f in a.extra_files],
         } for a in result.arches],
+        "docker_archives": [{"path": path, "tag": tag} for path, tag in result.docker_archives],
     }
 
 

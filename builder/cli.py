@@ -59,6 +59,13 @@ def build(
     distrofile: Annotated[Path, typer.Argument(help="The Distrofile (YAML) to build.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output directory: OCI layout, "
                                       "docker/*.tar, sbom.spdx.json, build.json.")],
+    tag: Annotated[str | None, typer.Option(
+        "--tag", help="REPO[:TAG] of the docker archives; each platform's archive is tagged "
+        "REPO:TAG-ARCH ('{arch}' in TAG says where instead). Default: "
+        "localhost/sdfgen/NAME:latest, which no public image can be.")] = None,
+    per_platform_layout: Annotated[bool, typer.Option(
+        "--per-platform-layout", help="Also write OUT/per-platform/ARCH/, an OCI layout per "
+        "platform without an image index (for syft, umoci).")] = False,
     sdf_dir: Annotated[Path | None, typer.Option(
         "--sdf-dir", help="Directory of SDFs (default: ../sdf from the Distrofile).")] = None,
     platform: PlatformOpt = None,
@@ -87,9 +94,12 @@ def build(
 
     result = build_image(spec, sdf_dir=sdf_dir or spec.base_dir.parent / "sdf", out=out,
                          repo=options, platforms=_platforms(platform),
-                         source_date_epoch=source_date_epoch, log=log)
+                         source_date_epoch=source_date_epoch, log=log, tag=tag,
+                         per_platform_layouts=per_platform_layout)
     typer.echo(f"built {spec.name} in {result.seconds:.1f} s: {result.out} "
                f"(index {result.index_digest}, SOURCE_DATE_EPOCH {result.source_date_epoch})")
+    for path, repo_tag in result.docker_archives:
+        typer.echo(f"  {path}: {repo_tag}")
     for arch in result.arches:
         from_rpms = sum(cut.selected_bytes for _, cut in arch.cuts)
         share = from_rpms / arch.package_bytes * 100 if arch.package_bytes else 0.0

@@ -6,7 +6,9 @@ SOURCE_DATE_EPOCH, gzip header mtime 0), an image config and a manifest, ties th
 manifests together in an image index (arm64 with variant "v8"), and refers to that
 index from ``index.json``: the layout buildx and podman write. The same inputs
 always give the same digests. ``write_docker_archive`` writes one platform of a
-layout as a ``docker load`` / ``podman load`` tarball.
+layout as a ``docker load`` / ``podman load`` tarball, and ``write_platform_layout``
+one platform as a layout of its own, for tools that cannot choose a manifest from an
+image index (syft, umoci).
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from builder.errors import BuildError
-from builder.oci_read import LAYER_GZIP, MANIFEST, load_platform_image, open_layer
+from builder.oci_read import (
+    LAYER_GZIP,
+    MANIFEST,
+    blob_path,
+    load_platform_image,
+    open_layer,
+)
 from builder.platform import Platform
 from builder.tree import walk_rootfs
 
@@ -244,6 +252,45 @@ def _swap_into_place(staging: Path, out_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staging, out_dir)
+
+
+def write_platform_layout(layout_dir: Path, platform: Platform, out_dir: Path, *,
+                          ref_name: str = "latest") -> Path:
+    """Write ``platform`` of the layout as an OCI layout of its own at ``out_dir``; return it.
+
+    Its ``index.json`` refers straight to the platform's manifest (no image index), so
+    a tool that takes the first manifest gets this platform. The blobs are the same
+    bytes, hard-linked where the file system allows. ``out_dir`` is replaced as a whole.
+    """
+    image = load_platform_image(layout_dir, platform)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        blobs = staging / "blobs" / "sha256"
+        blobs.mkdir(parents=True)
+        for digest in (image.manifest_digest, image.config_digest,
+                       *(str(layer["digest"]) for layer in image.layers)):
+            source = blob_path(layout_dir, digest)
+            try:
+                os.link(source, blobs / source.name)
+            except OSError:
+                shutil.copyfile(source, blobs / source.name)
+        manifest = Blob(MANIFEST, image.manifest_digest,
+                        blob_path(layout_dir, image.manifest_digest).stat().st_size)
+        (staging / "index.json").write_bytes(_json_bytes({
+            "schemaVersion": 2,
+            "mediaType": INDEX,
+            "manifests": [manifest.descriptor(platform=platform.oci_fields(),
+                                              annotations={REF_NAME: ref_name})],
+        }))
+        (staging / "oci-layout").write_bytes(_json_bytes({"imageLayoutVersion": "1.0.0"}))
+        os.chmod(staging, 0o755)  # mkdtemp makes it private
+        _swap_into_place(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
 
 
 def write_docker_archive(layout_dir: Path, platform: Platform, out: Path, *,

@@ -49,7 +49,8 @@ class LoadedImage:
         return dict(json.loads(self.config_bytes))
 
 
-def _blob_path(layout_dir: Path, digest: str) -> Path:
+def blob_path(layout_dir: Path, digest: str) -> Path:
+    """Where the blob ``digest`` lies in the layout; BuildError for a digest not sha256."""
     algorithm, _, hexdigest = digest.partition(":")
     if algorithm != "sha256" or len(hexdigest) != 64 or not hexdigest.isalnum():
         raise BuildError(f"OCI layout {layout_dir}: unsupported digest {digest!r}")
@@ -59,7 +60,7 @@ def _blob_path(layout_dir: Path, digest: str) -> Path:
 def read_blob(layout_dir: Path, descriptor: dict[str, Any]) -> bytes:
     """The bytes of a small blob (manifest, config, index), checked against its digest."""
     digest = str(descriptor.get("digest", ""))
-    path = _blob_path(layout_dir, digest)
+    path = blob_path(layout_dir, digest)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -143,7 +144,7 @@ def _file_sha256(path: Path) -> str:
 def open_layer(layout_dir: Path, descriptor: dict[str, Any]) -> Iterator[IO[bytes]]:
     """Open a layer blob, checked against its digest, as an uncompressed tar stream."""
     digest = str(descriptor.get("digest", ""))
-    path = _blob_path(layout_dir, digest)
+    path = blob_path(layout_dir, digest)
     if not path.is_file():
         raise BuildError(f"OCI layout {layout_dir}: layer blob {digest} is missing")
     if _file_sha256(path) != digest:

@@ -84,7 +84,8 @@ def test_samples_load_and_close(name: str) -> None:
      "disagree on which one counts"),
     (GOOD + "parts:\n  - zlib_libs\n", "demo.yaml:10: key 'parts' repeats line 8"),
     (GOOD + "labels:\n  a: b\n  a: c\n", "demo.yaml:12: key 'a' repeats line 11"),
-    # The name becomes the image tag NAME:latest and the file name NAME-ARCH.tar.
+    # The name goes into the image tags (localhost/sdfgen/NAME:latest-ARCH) and the file
+    # name NAME-ARCH.tar.
     (GOOD.replace("name: demo", 'name: "de\\0mo"'),
      "demo.yaml:1: 'name' 'de\\x00mo' is not a usable image name (lower-case letters and "
      "digits, separated by '.', '_', '__' or '-'; no '/')"),

@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 
 from builder.errors import BuildError
-from builder.oci import ImageConfig, PlatformImage, write_docker_archive, write_oci_layout
+from builder.oci import (
+    ImageConfig,
+    PlatformImage,
+    write_docker_archive,
+    write_oci_layout,
+    write_platform_layout,
+)
 from builder.oci_read import load_platform_image, unpack_image
 from builder.platform import AMD64, ARM64, Platform, parse_platform
 
@@ -335,3 +341,24 @@ def test_parse_platform() -> None:
         parse_platform("linux/riscv64")
     with pytest.raises(BuildError, match=r"platform 'linux/arm64/v7': only variant v8"):
         parse_platform("linux/arm64/v7")
+
+
+def test_platform_layout_has_only_its_manifest(tmp_path: Path,
+                                               rootfs_pair: list[PlatformImage]) -> None:
+    layout = tmp_path / "image"
+    write_oci_layout(layout, rootfs_pair, source_date_epoch=SDE, config=CONFIG)
+    single = write_platform_layout(layout, ARM64, tmp_path / "only-arm64")
+    image = load_platform_image(layout, ARM64)
+    (descriptor,) = json.loads((single / "index.json").read_text())["manifests"]
+    assert descriptor["digest"] == image.manifest_digest
+    assert descriptor["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert descriptor["platform"] == {"architecture": "arm64", "os": "linux", "variant": "v8"}
+    assert descriptor["annotations"] == {"org.opencontainers.image.ref.name": "latest"}
+    blobs = {p.name for p in (single / "blobs" / "sha256").iterdir()}
+    assert blobs == {d.removeprefix("sha256:") for d in (
+        image.manifest_digest, image.config_digest, image.layers[0]["digest"])}
+    assert load_platform_image(single, ARM64).diff_ids == image.diff_ids  # blobs check out
+    # Without --override-arch skopeo takes the one manifest there is.
+    inspect = subprocess.run([_skopeo(), "inspect", f"oci:{single}:latest"], check=True,
+                             capture_output=True, text=True)
+    assert json.loads(inspect.stdout)["Architecture"] == "arm64"
