@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sdfgen.checks import deps, elf, paths, schema
+from sdfgen.checks import deps, elf, paths, schema, splitter
 from sdfgen.checks.base import CheckContext
 from sdfgen.checks.findings import Finding, Severity
 from sdfgen.errors import PackageNotFoundError, SdfgenError
@@ -22,7 +22,7 @@ from sdfgen.rpm.needed import capability_for
 from sdfgen.rpm.session import PackageSource, Session
 from sdfgen.sdf.model import Sdf, SdfError, load_sdf
 
-CHECKS = (schema, deps, paths, elf)  # run order
+CHECKS = (schema, deps, paths, elf, splitter)  # run order
 SEVERITIES: dict[str, Severity] = {}
 for _module in CHECKS:
     SEVERITIES.update(_module.IDS)

@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 
 from sdfgen.facts import FileKind, RpmPackage
 from sdfgen.roles.labels import Role
+from sdfgen.sdf.globs import any_matcher
 from sdfgen.slicing.placement import Placement, place
 from sdfgen.slicing.plan import FileChoice, SlicePlan, resolve_link
 from sdfgen.slicing.sliceable import refusal
 
+COPYRIGHT_REASON = "licence, with every slice: splitter cuts no top-level deps"
+ANCHOR_COMMENT = "as in common: splitter runs this block on every arch; never let it select nothing"
 
 @dataclass(frozen=True)
 class Need:
@@ -156,7 +159,11 @@ def propose(plan: SlicePlan, facts: Sequence[ArchFacts], locate: Locate, *,
         placements = place(members, file_lists, arches, dirs)
         lines = tuple(PathLine(p, _comment(plan, p)) for p in placements)
         deps = _deps(plan, name, members, by_arch, locate, notes, unresolved)
+        if "copyright" in plan.order and name != "copyright":
+            deps = (*deps, ProposedDep(f"{plan.package}_copyright", COPYRIGHT_REASON))
+        lines = _anchor_arch_blocks(lines, members, file_lists)
         slices.append(ProposedSlice(name, deps, lines))
+    # Kept at the top as well, as the corpus writes it; splitter cuts only slice deps.
     top = (f"{plan.package}_copyright",) if "copyright" in plan.order else ()
     return Proposal(
         package=plan.package,
@@ -169,6 +176,36 @@ def propose(plan: SlicePlan, facts: Sequence[ArchFacts], locate: Locate, *,
         unresolved=tuple(f"{text} (on {', '.join(on)})"
                          for text, on in unresolved.items()), file_lists=file_lists,
     )
+
+
+def _anchor_arch_blocks(lines: tuple[PathLine, ...], members: Mapping[str, set[str]],
+                        file_lists: Mapping[str, Sequence[str]]) -> tuple[PathLine, ...]:
+    """Make every ``extra.linux-ARCH`` block safe for splitter, which runs each block on
+    every arch and extracts the WHOLE package when a block selects nothing there.
+
+    A block gets the slice's first common pattern that selects something on every arch:
+    on its own arch that selects the slice's files again, on the others only this
+    slice's files (checked). A block that cannot be anchored so is left as it is;
+    ``sdfgen check`` reports it (``splitter-arch-block``).
+    """
+    blocks = list(dict.fromkeys(line.placement.platform for line in lines
+                                if line.placement.platform is not None))
+    arches = list(file_lists)
+    anchors = [line.placement for line in lines if line.placement.platform is None
+               and all(line.placement.paths(arch) for arch in arches)]
+    out = list(lines)
+    for platform in blocks:
+        own = platform.removeprefix("linux-")
+        block = [line.placement.pattern for line in lines
+                 if line.placement.platform == platform]
+        for anchor in anchors:
+            wanted = any_matcher([*block, anchor.pattern])
+            if all({p for p in file_lists[arch] if wanted(p)} <= members.get(arch, set())
+                   for arch in arches if arch != own):
+                out.append(PathLine(Placement(anchor.pattern, platform,
+                                              ((own, anchor.paths(own)),)), ANCHOR_COMMENT))
+                break
+    return tuple(out)
 
 
 def _payload_notes(rpm: RpmPackage) -> list[str]:

@@ -64,6 +64,7 @@ slices:
     findings = check_paths([directory], ("x86_64",))
     assert _ids(findings) == [
         ("broken", "invalid-yaml", 3),
+        ("good", "splitter-top-level-dep", 3),
         ("good", "bad-slice-name", 5),
         ("good", "unknown-key", 6),
         ("good", "wrong-type", 9),
@@ -120,6 +121,7 @@ slices:
         ("a", "dep-cycle", 5),
         ("a", "dep-unknown-slice", 8),
         ("a", "dep-unknown-package", 9),
+        ("b", "splitter-top-level-dep", 3),
     ]
     messages = {f.id: f.message for f in findings}
     assert messages["dep-cycle"] == "dependency cycle: a_libs -> b_libs -> b_core -> a_libs"
@@ -167,17 +169,20 @@ deps:
   - glibc_copyright
 slices:
   libs:
+    deps:
+      - glibc_copyright
     contents:
       common:
         /lib/*-linux-gnu/libc.so.6:
         /lib/*-linux-gnu/libm.so.6:
+        /lib/*-linux-gnu/ld-linux-*.so.*:
       extra:
         linux-x86_64:
-          /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2:
           /lib64/ld-linux-x86-64.so.2:
+          /lib/*-linux-gnu/libc.so.6:
         linux-aarch64:
-          /lib/aarch64-linux-gnu/ld-linux-aarch64.so.1:
           /lib/ld-linux-aarch64.so.1:
+          /lib/*-linux-gnu/libc.so.6:
   copyright:
     contents:
       common:
@@ -192,6 +197,7 @@ slices:
   libs:
     deps:
       - glibc_libs
+      - zlib_copyright
     contents:
       common:
         /lib/*-linux-gnu/libz.so.1*:
@@ -237,7 +243,13 @@ def test_clean_sdfs_pass_against_the_repository(tmp_path: Path, sample_mirror: s
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     directory = _sdfs(tmp_path, glibc=GLIBC, zlib=ZLIB)
     assert _cli("check", str(directory), *_repo_args(sample_mirror, tmp_path)) == 0
-    assert capsys.readouterr().out == "0 error(s), 0 warning(s)\n"
+    # The SDFs are clean; the sample's zlib carries Debian's version, which splitter's
+    # parser rejects (a warning about the repository, not the SDF).
+    assert capsys.readouterr().out.splitlines() == [
+        f"{directory / 'zlib.yaml'}:1: W: splitter-version version '1.2.13.dfsg' of zlib: "
+        "splitter's version parser (packaging.version) rejects it, so splitter cannot "
+        "download the package and cuts none of its slices (on x86_64, aarch64)",
+        "0 error(s), 1 warning(s)"]
 
 
 def test_repository_findings(tmp_path: Path, sample_mirror: str,
@@ -257,6 +269,9 @@ def test_repository_findings(tmp_path: Path, sample_mirror: str,
         ("openssl-libs", "needed-not-in-closure", 14),
         ("openssl-libs", "path-in-two-slices", 20),
         ("openssl-libs", "glob-readings-differ", 20),
+        ("openssl-libs", "splitter-top-level-dep", 3),
+        ("openssl-libs", "splitter-arch-block", 13),
+        ("zlib", "splitter-version", 1),
     }
     messages = {(f["id"], f["line"], f["message"].split(" needs ")[-1][:12]): f["message"]
                 for f in doc["findings"]}
@@ -278,7 +293,16 @@ def test_repository_findings(tmp_path: Path, sample_mirror: str,
         "/usr/lib/*-linux-gnu/libcrypto.so.* both select the same path(s) (e.g. /usr/lib/")
     assert messages["glob-readings-differ"].startswith(
         "slice 'engines': /usr/lib/*libcrypto.so.3: splitter's '*' also selects")
-    assert doc["warnings"] == 2 and doc["errors"] == len(doc["findings"]) - 2
+    assert messages["splitter-top-level-dep"] == (
+        "top-level dep openssl-libs_copyright: splitter cuts no top-level deps, so its images "
+        "of slice(s) 'libs', 'engines' lack it; add openssl-libs_copyright to their deps")
+    # On aarch64 splitter runs the x86_64 block too: it selects aarch64's legacy.so, which
+    # no slice takes there.
+    assert messages["splitter-arch-block"] == (
+        "slice 'libs': splitter runs extra.linux-x86_64 on aarch64 too, where it cuts 1 "
+        "file(s) no slice takes there (e.g. /usr/lib/aarch64-linux-gnu/ossl-modules/"
+        "legacy.so)")
+    assert doc["warnings"] == 3 and doc["errors"] == len(doc["findings"]) - 3
 
 
 def test_only_one_arch(tmp_path: Path, sample_mirror: str,
@@ -313,7 +337,45 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err == f"error: {tmp_path / 'nope'}: no such file or directory\n"
     assert _cli("check", str(tmp_path)) == 2
     assert "no *.yaml SDF files in this directory" in capsys.readouterr().err
-    assert _cli("check", str(CORPUS / "setup.yaml")) == 0
+    assert _cli("check", str(CORPUS / "python3.yaml")) == 0
     captured = capsys.readouterr()
     assert "repository checks skipped" in captured.err
     assert captured.out == "0 error(s), 0 warning(s)\n"
+
+
+def test_splitter_hazards(tmp_path: Path, sample_mirror: str,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Each construct splitter cuts differently from the builder, on a hand-made SDF."""
+    directory = _sdfs(tmp_path, glibc=GLIBC, zlib="""\
+package: zlib
+slices:
+  libs:
+    deps:
+      - glibc_libs
+      - zlib_copyright
+    contents:
+      extra:
+        linux-x86_64:
+          /lib/x86_64-linux-gnu/libz.so.1*:
+        linux-aarch64:
+          /lib/aarch64-linux-gnu/libz.so.1*:
+  copyright:
+    contents:
+      common:
+        /usr/share/licenses/zlib/zlib1g.copyright:
+""")
+    offline = _ids(check_paths([directory / "zlib.yaml"], ("x86_64", "aarch64")))
+    assert offline == [("zlib", "splitter-extra-only", 3)]
+    code = _cli("check", str(directory / "zlib.yaml"), *_repo_args(sample_mirror, tmp_path),
+                "--json")
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1
+    blocks = sorted((f["line"], f["message"]) for f in doc["findings"]
+                    if f["id"] == "splitter-arch-block")
+    assert blocks == [
+        (10, "slice 'libs': extra.linux-x86_64 selects nothing (on aarch64), where splitter "
+             "runs it too and so extracts the whole package zlib; add a pattern that selects "
+             "this slice's files on every arch (one of its common patterns)"),
+        (12, "slice 'libs': extra.linux-aarch64 selects nothing (on x86_64), where splitter "
+             "runs it too and so extracts the whole package zlib; add a pattern that selects "
+             "this slice's files on every arch (one of its common patterns)")]
