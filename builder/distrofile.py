@@ -198,7 +198,8 @@ def load_distrofile(path: Path) -> Distrofile:
 
 def _image_name(reader: _Reader) -> str:
     """The ``name``, checked against the OCI/docker rules for one path component of an
-    image name: it becomes the ``NAME:latest`` tag and the file name ``NAME-ARCH.tar``."""
+    image name: it goes into the tags (``localhost/sdfgen/NAME:latest-ARCH``) and the
+    file name ``NAME-ARCH.tar``."""
     name = reader.string("name")
     if len(name) > MAX_NAME_LENGTH:
         raise reader.fail(reader.line("name"), f"'name' is {len(name)} characters long; an "
