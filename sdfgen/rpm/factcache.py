@@ -11,6 +11,8 @@ them instead of reading the RPM again (nor downloading it).
 - Versioned: the analysis key hashes :data:`ANALYSIS_VERSION`, the source of every
   module whose code decides the facts and the versions of the libraries they use, so
   any change to the analysis reads packages afresh into a new directory.
+- Bounded: facts of another analysis that no run has used for two weeks are removed
+  when this one first writes.
 - Shared safely: entries are written to the cache's flock'ed partial files and
   renamed into place, so concurrent runs never see half an entry (two runs that read
   one package both write the same bytes; the last rename wins).
@@ -25,6 +27,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import time
 from collections.abc import Collection
 from functools import cache
 from importlib import metadata
@@ -52,6 +56,8 @@ _ANALYSIS_MODULES = ("facts.py", "rpm/reader.py", "rpm/payload.py", "rpm/cpio.py
                      "rpm/header.py", "rpm/elf.py", "rpm/zstdframes.py",
                      "rpm/factcache.py")
 _ANALYSIS_LIBRARIES = ("pyelftools", "rpmfile", "zstandard")
+# The facts of another analysis (another sdfgen version) unused this long are removed.
+STALE_ANALYSIS_SECONDS = 14 * 24 * 3600.0
 # An entry larger than this is not ours (a 50,000-file package's facts are ~10 MB).
 MAX_ENTRY_BYTES = 512 * 1024 * 1024
 
@@ -77,6 +83,7 @@ class FactCache:
 
     def __init__(self, cache: CacheDir) -> None:
         self.cache = cache
+        self._pruned = False
 
     def entry_path(self, checksum_type: str, checksum: str, *, lazy: bool = False) -> Path:
         """Where the facts of the RPM with this checksum live (validated, confined)."""
@@ -122,8 +129,34 @@ class FactCache:
             with self.cache.partial_file(suffix=".json") as partial:
                 partial.file.write(data)
                 partial.commit(dest, str(dest))
+            if not self._pruned:
+                self._pruned = True
+                self.prune()
         except OSError:
             pass
+
+    def prune(self, max_age: float = STALE_ANALYSIS_SECONDS) -> list[str]:
+        """Remove the facts of other analyses that no run has written to for ``max_age``
+        seconds (an older or newer sdfgen); marks this analysis as in use. Returns the
+        analysis keys removed."""
+        root = self.cache.root / "facts"
+        current = root / analysis_key()
+        try:
+            os.utime(current)
+        except OSError:
+            return []
+        cutoff = time.time() - max_age
+        removed = []
+        for entry in os.scandir(root):
+            if entry.name == current.name or not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    shutil.rmtree(entry.path)
+                    removed.append(entry.name)
+            except OSError:
+                continue  # another run pruned it first, or it is not ours to remove
+        return removed
 
     def _load(self, path: Path) -> tuple[frozenset[str] | None, RpmPackage] | None:
         try:

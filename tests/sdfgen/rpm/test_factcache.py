@@ -218,3 +218,24 @@ def test_lazy_and_full_reads_agree_on_the_objects_both_analyse(sample_mirror: st
     assert len(both) >= 2
     assert all(a == b for a, b in both)
     assert isinstance(lazy, RpmPackage)
+
+
+def test_facts_of_other_analyses_are_pruned_when_stale(sample_mirror: str,
+                                                      tmp_path: Path) -> None:
+    import os
+    import time
+
+    stale = tmp_path / "facts" / "0123456789abcdef" / "sha256" / "aa"
+    stale.mkdir(parents=True)
+    (stale / ("a" * 64 + ".json")).write_text("{}")
+    recent = tmp_path / "facts" / "fedcba9876543210"
+    recent.mkdir()
+    old = time.time() - factcache.STALE_ANALYSIS_SECONDS - 60
+    os.utime(tmp_path / "facts" / "0123456789abcdef", (old, old))
+    session = _session(sample_mirror, tmp_path)
+    try:
+        session.read("x86_64", session.repository("x86_64").latest("zlib"))
+    finally:
+        session.close()
+    kept = sorted(p.name for p in (tmp_path / "facts").iterdir())
+    assert kept == sorted([factcache.analysis_key(), "fedcba9876543210"])
