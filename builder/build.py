@@ -43,6 +43,7 @@ from builder.oci_read import load_platform_image
 from builder.platform import Platform
 from builder.reference import default_reference, platform_tag, split_reference
 from builder.rootwriter import RootWriter
+from builder.rpmdb import PackageHeader, read_package_header, write_rpmdb
 from builder.sbom import GeneratedFile, SbomArch, rootfs_digests, sbom_document, write_json
 from sdfgen.facts import PackageMeta
 from sdfgen.rpm.session import RepoOptions, open_session
@@ -66,12 +67,14 @@ class ArchBuild:
     extra_files: tuple[GeneratedFile, ...]
     cut_seconds: float
     layer_bytes: int = 0  # compressed layer size in the OCI layout
+    rpmdb: tuple[GeneratedFile, ...] = ()  # /var/lib/rpm/rpmdb.sqlite, unless --no-rpmdb
 
     @property
     def image_bytes(self) -> int:
         """What the rootfs's regular files weigh."""
         return (sum(cut.selected_bytes for _, cut in self.cuts)
                 + sum(a.written.size for a in self.base_added)
+                + sum(f.size for f in self.rpmdb)
                 + sum(f.size for f in self.extra_files))
 
     @property
@@ -111,12 +114,13 @@ def _source_date_epoch(metas: Sequence[PackageMeta], cuts: Sequence[PackageCut],
 def build_image(distrofile: Distrofile, *, sdf_dir: Path, out: Path, repo: RepoOptions,
                 platforms: Sequence[Platform] = (), source_date_epoch: int | None = None,
                 log: Log | None = None, tag: str | None = None,
-                per_platform_layouts: bool = False) -> BuildResult:
+                per_platform_layouts: bool = False, rpmdb: bool = True) -> BuildResult:
     """Build ``distrofile`` into ``out`` (OCI layout + docker archives + SBOM); return it.
 
     ``platforms`` overrides the Distrofile's list. ``tag`` (``REPO[:TAG]``, default
     ``localhost/sdfgen/NAME:latest``) gives each docker archive the tag
-    ``REPO:TAG-ARCH``; ``per_platform_layouts`` adds ``OUT/per-platform/ARCH/``.
+    ``REPO:TAG-ARCH``; ``per_platform_layouts`` adds ``OUT/per-platform/ARCH/``;
+    ``rpmdb`` writes the rpm database of the image's packages (see ``builder.rpmdb``).
     Raises BuildError / SdfgenError subclasses with one-line messages; ``out`` is
     untouched when the build fails.
     """
@@ -141,11 +145,13 @@ def build_image(distrofile: Distrofile, *, sdf_dir: Path, out: Path, repo: RepoO
         repo = dataclasses.replace(repo, arches=tuple(p.machine for p in chosen))
         cut_by_platform: dict[Platform, tuple[RootWriter, list[tuple[PackageMeta, PackageCut]],
                                               float]] = {}
+        headers: dict[str, PackageHeader] = {}  # RPM checksum -> header, for the rpmdb
         with open_session(repo) as session:
             for platform in chosen:
                 t0 = time.monotonic()
                 writer = RootWriter(staging / "rootfs" / platform.machine)
-                cuts = _cut_arch(closure, session, platform.machine, writer, say)
+                cuts = _cut_arch(closure, session, platform.machine, writer, say,
+                                 headers if rpmdb else None)
                 cut_by_platform[platform] = (writer, cuts, time.monotonic() - t0)
         all_cuts = [pair for _, cuts, _ in cut_by_platform.values() for pair in cuts]
         epoch = _source_date_epoch([m for m, _ in all_cuts], [c for _, c in all_cuts],
@@ -156,9 +162,15 @@ def build_image(distrofile: Distrofile, *, sdf_dir: Path, out: Path, repo: RepoO
                                    epoch)
             for entry in added:
                 say(f"{platform}: builder adds {entry.entry.path} ({entry.entry.why})")
+            database = (write_rpmdb(writer, [(headers[m.checksum], c) for m, c in cuts],
+                                    install_time=epoch),) if rpmdb else ()
+            for item in database:
+                say(f"{platform}: builder adds {item.path} (rpm database of {len(cuts)} "
+                    f"packages, {item.size} bytes)")
             extra = _copy_files(distrofile, writer, platform, epoch, say)
             writer.finish()
-            arches.append(ArchBuild(platform, tuple(cuts), added, extra, seconds))
+            arches.append(ArchBuild(platform, tuple(cuts), added, extra, seconds,
+                                    rpmdb=database))
         layout = staging / "image"
         config = ImageConfig(entrypoint=distrofile.entrypoint, cmd=distrofile.cmd,
                              env=_env(distrofile.env), workdir=distrofile.workdir,
@@ -183,7 +195,7 @@ def build_image(distrofile: Distrofile, *, sdf_dir: Path, out: Path, repo: RepoO
             [SbomArch(a.platform.machine, a.cuts,
                       tuple(GeneratedFile(e.entry.path, e.written.size, e.written.sha256,
                                           e.entry.why) for e in a.base_added
-                            if e.entry.content is not None),
+                            if e.entry.content is not None) + a.rpmdb,
                       a.extra_files, rootfs_digests(staging / "rootfs" / a.platform.machine))
              for a in arches],
             created_epoch=epoch, image_digest=digest,
@@ -209,7 +221,8 @@ def _env(entries: Sequence[str]) -> tuple[str, ...]:
 
 
 def _cut_arch(closure: SliceClosure, session: Any, arch: str, writer: RootWriter,
-              say: Log) -> list[tuple[PackageMeta, PackageCut]]:
+              say: Log, headers: dict[str, PackageHeader] | None = None
+              ) -> list[tuple[PackageMeta, PackageCut]]:
     cuts = []
     for package in closure.packages:
         sdf = closure.sdfs[package]
@@ -223,6 +236,8 @@ def _cut_arch(closure: SliceClosure, session: Any, arch: str, writer: RootWriter
         meta = repository.latest(package)
         rpm_path = repository.download(meta)
         cut = cut_package(rpm_path, selections, writer, arch=arch)
+        if headers is not None:
+            headers[meta.checksum] = read_package_header(rpm_path)
         say(f"{arch}: {meta.nevra}: {len(cut.files)} entries, "
             f"{cut.selected_bytes} of {cut.package_bytes} bytes")
         cuts.append((meta, cut))
@@ -267,7 +282,8 @@ def build_record(result: BuildResult) -> dict[str, Any]:
                           "selected_bytes": cut.selected_bytes,
                           "package_bytes": cut.package_bytes,
                           "slices": cut.slice_bytes} for meta, cut in a.cuts],
-            "builder_files": [e.entry.path for e in a.base_added],
+            "builder_files": [e.entry.path for e in a.base_added] + [f.path for f in a.rpmdb],
+            "rpmdb_bytes": sum(f.size for f in a.rpmdb),
             "distrofile_files": [f.path for f in a.extra_files],
         } for a in result.arches],
         "docker_archives": [{"path": path, "tag": tag} for path, tag in result.docker_archives],

@@ -66,6 +66,9 @@ def build(
     per_platform_layout: Annotated[bool, typer.Option(
         "--per-platform-layout", help="Also write OUT/per-platform/ARCH/, an OCI layout per "
         "platform without an image index (for syft, umoci).")] = False,
+    no_rpmdb: Annotated[bool, typer.Option(
+        "--no-rpmdb", help="Leave out /var/lib/rpm/rpmdb.sqlite, the rpm database that "
+        "tells scanners (syft, grype, trivy) which packages the image holds.")] = False,
     sdf_dir: Annotated[Path | None, typer.Option(
         "--sdf-dir", help="Directory of SDFs (default: ../sdf from the Distrofile).")] = None,
     platform: PlatformOpt = None,
@@ -95,7 +98,7 @@ def build(
     result = build_image(spec, sdf_dir=sdf_dir or spec.base_dir.parent / "sdf", out=out,
                          repo=options, platforms=_platforms(platform),
                          source_date_epoch=source_date_epoch, log=log, tag=tag,
-                         per_platform_layouts=per_platform_layout)
+                         per_platform_layouts=per_platform_layout, rpmdb=not no_rpmdb)
     typer.echo(f"built {spec.name} in {result.seconds:.1f} s: {result.out} "
                f"(index {result.index_digest}, SOURCE_DATE_EPOCH {result.source_date_epoch})")
     for path, repo_tag in result.docker_archives:
@@ -117,6 +120,8 @@ def build(
         typer.echo(f"  {'builder: ' + str(len(arch.base_added)) + ' base entries, ':<34}"
                    f"{str(len(arch.extra_files)) + ' Distrofile files':<18} "
                    f"{_mib(builder_bytes)}")
+        if arch.rpmdb:
+            typer.echo(f"  {'builder: rpm database':<52} {_mib(sum(f.size for f in arch.rpmdb))}")
         typer.echo(f"  {'total':<52} {_mib(arch.image_bytes)} of "
                    f"{_mib(arch.package_bytes)} in whole packages")
 

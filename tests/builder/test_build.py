@@ -127,14 +127,16 @@ def test_glob_selecting_nothing_is_an_error(tmp_path: Path, sample_mirror: str, 
                                             capsys: pytest.CaptureFixture[str]) -> None:
     sdf_dir = copy_sdfs(tmp_path)
     glibc = sdf_dir / "glibc.yaml"
-    glibc.write_text(glibc.read_text().replace(
-        "          /lib/x86_64-linux-gnu/libm.so.6:\n",
-        "          /lib/x86_64-linux-gnu/libm.so.6:\n"
-        "          /lib/x86_64-linux-gnu/libnope.so.*:\n"))
+    anchor = "          /lib/x86_64-linux-gnu/libmvec.so.1:\n"
+    text = glibc.read_text()
+    assert anchor in text
+    nope = "          /lib/x86_64-linux-gnu/libnope.so.*:"
+    glibc.write_text(text.replace(anchor, anchor + nope + "\n"))
+    line = glibc.read_text().splitlines().index(nope) + 1
     spec = distrofile(tmp_path, ["glibc_libs"])
     assert build(spec, tmp_path / "out", sample_mirror, cache, "--sdf-dir", str(sdf_dir)) == 2
     err = capsys.readouterr().err
-    assert "error: glibc.yaml:30: slice glibc_libs glob /lib/x86_64-linux-gnu/libnope.so.* " \
+    assert f"error: glibc.yaml:{line}: slice glibc_libs glob /lib/x86_64-linux-gnu/libnope.so.* " \
            "selects nothing in glibc-2.36" in err, err
     assert "for x86_64 (splitter would take the whole package)" in err
     assert not (tmp_path / "out").exists()
