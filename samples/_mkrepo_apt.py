@@ -212,6 +212,17 @@ class AptState:
             )
         return True
 
+    def available(self) -> str:
+        """The candidate record of every package in the private lists, as deb822 text
+        (``apt-cache dumpavail``); for callers that choose packages by their fields."""
+        result = self._run(["apt-cache", "-q", *self._options(), "dumpavail"],
+                           capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise SampleRepoError(
+                f"apt-cache dumpavail ({self.deb_arch}) failed: {_last_error(result.stderr)}"
+            )
+        return result.stdout
+
     def fetch(self, names: Sequence[str]) -> dict[str, DebFile]:
         """Download (or reuse from the pool) the candidate .deb of each name."""
         self.pool.mkdir(parents=True, exist_ok=True)
