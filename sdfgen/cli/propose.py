@@ -93,6 +93,7 @@ def propose(
         if all_packages and destination is None:
             raise ConfigError("--all writes one file per package: give -o DIR or --sdf-dir")
         writer = _Writer(destination, is_dir, sdf_dir, update, check, err)
+        proposer.proposing = frozenset(names)  # read in full once, never lazily first
         if all_packages:
             _run_all(proposer, names, writer, err)
         else:

@@ -9,6 +9,7 @@ RPATH/RUNPATH, ``$ORIGIN`` and the arch's default directories.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sdfgen.facts import ElfInfo, PackageMeta, RpmPackage
@@ -33,12 +34,14 @@ def capability_for(soname: str, elf: ElfInfo) -> str:
     return f"{soname}()(64bit)" if elf.elf_class == 64 else soname
 
 
-def provider_packages(session: Session, arch: str, rpm: RpmPackage) -> list[RpmPackage]:
+def provider_packages(session: Session, arch: str, rpm: RpmPackage,
+                      lazy: Callable[[str], bool] = lambda _name: True) -> list[RpmPackage]:
     """The RPMs that may satisfy ``rpm``'s ELF needs, read (``rpm`` itself first).
 
     A provider is read lazily: with the ELF facts of the objects named like the sonames
     and interpreters asked for (the loader opens nothing else for these needs), not of
-    every object it ships.
+    every object it ships. ``lazy(name)`` False reads it in full instead: a caller that
+    will read that package in full anyway saves a second decompression.
     """
     repository = session.repository(arch)
     wanted: dict[str, PackageMeta] = {}
@@ -58,13 +61,18 @@ def provider_packages(session: Session, arch: str, rpm: RpmPackage) -> list[RpmP
     providers = [rpm]
     for nevra in sorted(wanted):
         if nevra != rpm.nevra:
-            providers.append(session.read(arch, wanted[nevra], elf_names=names))
+            meta = wanted[nevra]
+            providers.append(session.read(arch, meta,
+                                          elf_names=names if lazy(meta.name) else None))
     return providers
 
 
-def resolve_package(session: Session, arch: str, rpm: RpmPackage) -> tuple[NeededRow, ...]:
-    """A row per (ELF file, NEEDED soname or interpreter) of ``rpm`` on ``arch``."""
-    index = build_index(provider_packages(session, arch, rpm))
+def resolve_package(session: Session, arch: str, rpm: RpmPackage,
+                    lazy: Callable[[str], bool] = lambda _name: True,
+                    ) -> tuple[NeededRow, ...]:
+    """A row per (ELF file, NEEDED soname or interpreter) of ``rpm`` on ``arch``
+    (providers read as :func:`provider_packages` says)."""
+    index = build_index(provider_packages(session, arch, rpm, lazy))
     rows: list[NeededRow] = []
     for entry in sorted(rpm.files, key=lambda e: e.path):
         elf = entry.elf

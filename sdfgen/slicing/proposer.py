@@ -38,6 +38,7 @@ class Proposer:
         self.use_model = use_model
         self.model = (model or default_model()) if use_model else None
         self._plans: dict[str, SlicePlan] = {}
+        self.proposing: frozenset[str] = frozenset()  # names propose_names will read
         self._rpms: dict[tuple[str, str], RpmPackage | None] = {}
 
     # -- classification -----------------------------------------------------------------
@@ -92,10 +93,15 @@ class Proposer:
         """ELF, script and symlink needs of ``rpm``'s files on ``arch``."""
         needs = [Need(row.needed_by, row.soname, "interpreter" if row.interpreter else "NEEDED",
                       row.package, row.path)
-                 for row in resolve_package(self.session, arch, rpm)]
+                 for row in resolve_package(self.session, arch, rpm, self._lazy_provider)]
         needs.extend(self._script_needs(arch, rpm))
         needs.extend(symlink_needs(rpm))
         return tuple(needs)
+
+    def _lazy_provider(self, name: str) -> bool:
+        """Whether a provider may be read for its sonames only: not when its slices come
+        from sdfgen's own plan (which reads it in full) or it is proposed itself."""
+        return name in self.sdfs and name not in self.proposing
 
     def _script_needs(self, arch: str, rpm: RpmPackage) -> list[Need]:
         own = {f.path for f in rpm.files if f.kind is not FileKind.DIR}
@@ -177,4 +183,5 @@ def _with_note(proposal: Proposal, note: str) -> Proposal:
 
 def propose_names(proposer: Proposer, names: Sequence[str]) -> list[Proposal]:
     """Proposals for ``names`` in order (one session, shared caches)."""
+    proposer.proposing = frozenset(names)
     return [proposer.propose(name) for name in names]

@@ -239,3 +239,24 @@ def test_facts_of_other_analyses_are_pruned_when_stale(sample_mirror: str,
         session.close()
     kept = sorted(p.name for p in (tmp_path / "facts").iterdir())
     assert kept == sorted([factcache.analysis_key(), "fedcba9876543210"])
+
+
+@pytest.mark.parametrize("with_sdfs", [False, True])
+def test_propose_reads_a_provider_lazily_only_when_its_sdf_answers(
+        sample_mirror: str, tmp_path: Path, with_sdfs: bool) -> None:
+    """Without glibc's SDF, propose plans glibc itself and so reads it in full: a lazy read
+    first would decompress it twice. With the SDF, only libc.so.6's facts are needed."""
+    from sdfgen.slicing.proposer import Proposer, propose_names
+
+    samples = Path(__file__).resolve().parents[3] / "samples" / "sdf"
+    session = _session(sample_mirror, tmp_path)
+    try:
+        proposer = Proposer(session, sdf_dir=samples if with_sdfs else None, use_model=False)
+        propose_names(proposer, ["zlib"])
+        glibc = session.repository("x86_64").latest("glibc")
+    finally:
+        session.close()
+    lazy = [p.name for p in _entries(tmp_path, "*.lazy.json")]
+    full = [p.name for p in _entries(tmp_path)]
+    assert (f"{glibc.checksum}.lazy.json" in lazy) == with_sdfs
+    assert (f"{glibc.checksum}.json" in full) != with_sdfs
