@@ -210,6 +210,10 @@ class Repository:
         self._fetcher = fetcher or Fetcher(options, cache_dir)
         self._arches = (arch, "noarch")
         self._repos: list[_RepoIndex] = []
+        # Answers kept for the session (the metadata does not change under it): a
+        # provider such as glibc is asked for again by every package that needs it.
+        self._latest: dict[str, PackageMeta] = {}
+        self._providers: dict[str, tuple[PackageMeta, ...]] = {}
         try:
             for source in sources:
                 self._repos.append(_RepoIndex(source, self._fetcher))
@@ -232,12 +236,16 @@ class Repository:
 
         Raises PackageNotFoundError with close-name suggestions when there is none.
         """
+        found = self._latest.get(name)
+        if found is not None:
+            return found
         candidates = [(repo, rec) for repo in self._repos for rec in repo.by_name(name,
                                                                                self._arches)]
         if not candidates:
             raise self._not_found(name)
         repo, rec = max(candidates, key=lambda pair: evr_key(_evr(pair[1])))
-        return self._meta(repo, rec)
+        self._latest[name] = self._meta(repo, rec)
+        return self._latest[name]
 
     def whatprovides(self, capability: str) -> list[PackageMeta]:
         """The newest version of each package providing ``capability``, sorted by name.
@@ -246,6 +254,9 @@ class Repository:
         path, looked up in primary's file lists, then (if needed) filelists.xml.
         An empty list means no provider.
         """
+        known = self._providers.get(capability)
+        if known is not None:
+            return list(known)
         newest: dict[str, tuple[_RepoIndex, PrimaryRecord]] = {}
         for repo in self._repos:
             found = repo.providers(capability, self._arches)
@@ -255,7 +266,9 @@ class Repository:
                 best = newest.get(rec.name)
                 if best is None or evr_key(_evr(rec)) > evr_key(_evr(best[1])):
                     newest[rec.name] = (repo, rec)
-        return [self._meta(repo, rec) for _name, (repo, rec) in sorted(newest.items())]
+        metas = [self._meta(repo, rec) for _name, (repo, rec) in sorted(newest.items())]
+        self._providers[capability] = tuple(metas)
+        return metas
 
     def package_names(self) -> list[str]:
         """Sorted names of all packages of this architecture or noarch."""
