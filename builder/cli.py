@@ -1,8 +1,8 @@
-"""The ``builder`` command line: ``builder build`` and ``builder smoke``.
+"""The ``builder`` command line: ``builder build``, ``builder smoke`` and ``builder trace``.
 
-Thin: parse options, call ``builder.build`` / ``builder.smokecheck``, print. Exit
-codes live here and only here: 0 success, 1 a smoke check failed, 2 the command
-could not do its job (bad Distrofile or SDF, unreachable repository, corrupt RPM);
+Thin: parse options, call ``builder.build`` / ``builder.smokecheck`` / ``builder.trace``,
+print. Exit codes live here and only here: 0 success, 1 a smoke check failed, 2 the
+command could not do its job (bad Distrofile or SDF, unreachable repository, corrupt RPM);
 every SdfgenError becomes one ``error: ...`` line.
 """
 
@@ -162,6 +162,46 @@ def smoke_command(
         del check
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("trace")
+def trace_command(
+    image: Annotated[Path, typer.Argument(
+        help="An output directory of 'builder build' (or a rootfs directory, with "
+        "--platform).")],
+    command: Annotated[list[str] | None, typer.Argument(
+        help="Command to trace (after --; default: the image's entrypoint and cmd).")] = None,
+    platform: PlatformOpt = None,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON for tools (schema "
+                                              "builder-trace, see README).")] = False,
+    sdf_dir: Annotated[Path | None, typer.Option(
+        "--sdf-dir", help="SDFs that say which slice holds a missing file (default: ../sdf "
+        "from the image's Distrofile).")] = None,
+    release: Annotated[str, typer.Option(
+        "--release", help="openEuler release (default: the image's Distrofile's).")] = "",
+    mirror: MirrorOpt = None,
+    repo: RepoOpt = None,
+    repofile: RepofileOpt = None,
+    cache_dir: CacheOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    run_timeout: Annotated[float, typer.Option(
+        "--run-timeout", help="Seconds the traced command may run.")] = 300.0,
+) -> None:
+    """Run CMD in the image under strace and report every path it tried: present,
+    missing but shipped by a package (with the slice that holds it), missing everywhere."""
+    import json
+
+    from builder.trace import trace_build
+    from builder.tracereport import render_table, trace_json
+
+    options = RepoOptions(release=release, mirror=mirror, repos=tuple(repo or ()),
+                          repofiles=tuple(repofile or ()), cache_dir=cache_dir, timeout=timeout)
+    traces = trace_build(image, tuple(command or ()), platforms=_platforms(platform),
+                         repo=options, sdf_dir=sdf_dir, timeout=run_timeout)
+    if json_output:
+        typer.echo(json.dumps(trace_json(str(image), traces), indent=2))
+    else:
+        typer.echo("\n\n".join(render_table(trace) for trace in traces))
 
 
 def main(argv: list[str] | None = None) -> int:
