@@ -14,7 +14,6 @@ a fifo, an unsafe path) is refused too: the predicate ``propose`` and ``check`` 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from builder.errors import BuildError
 from builder.rootwriter import RootWriter, Written
 from sdfgen.facts import FileFlag, FileKind, PackageFile, RpmPackage
 from sdfgen.rpm.reader import read_rpm
-from sdfgen.sdf.globs import any_matcher, is_glob, matcher
+from sdfgen.sdf.globs import is_glob, literal_head, matcher
 from sdfgen.sdf.model import PathRule, SliceRef
 from sdfgen.slicing.sliceable import refusal
 
@@ -79,29 +78,33 @@ class _Selector:
         self.selections = selections
         self.hits: set[tuple[int, int]] = set()
         self._memo: dict[str, tuple[str, ...]] = {}
-        # Literal paths are looked up, only globs are matched (most rules are literal);
-        # one regex of all globs rejects most paths before any single glob is tried.
+        # Literal paths are looked up, only globs are matched (most rules are literal).
+        # A glob can only select paths starting with its literal head, so globs are
+        # grouped by head (per head length): a path tries only the globs whose head it
+        # starts with, however many globs an SDF has (a large package's has hundreds).
         self._literal: dict[str, list[tuple[int, int]]] = {}
-        self._globs: list[tuple[int, int, str, Callable[[str], bool]]] = []
+        by_head: dict[int, dict[str, list[tuple[int, int, Callable[[str], bool]]]]] = {}
         for s_index, selection in enumerate(selections):
             for r_index, rule in enumerate(selection.rules):
                 if is_glob(rule.pattern):
-                    # A glob can only select paths starting with its literal head.
-                    head = re.split(r"[*?\[]", rule.pattern, maxsplit=1)[0]
-                    self._globs.append((s_index, r_index, head, matcher(rule.pattern)))
+                    head = literal_head(rule.pattern)
+                    by_head.setdefault(len(head), {}).setdefault(head, []).append(
+                        (s_index, r_index, matcher(rule.pattern)))
                 else:
                     self._literal.setdefault(rule.pattern, []).append((s_index, r_index))
-        self._any_glob = any_matcher(rule.pattern for selection in selections
-                                     for rule in selection.rules if is_glob(rule.pattern))
+        self._globs = sorted(by_head.items())
         self._refs = [str(selection.ref) for selection in selections]
 
     def slices_of(self, path: str) -> tuple[str, ...]:
         found = self._memo.get(path)
         if found is None:
             hits = self._literal.get(path, [])
-            if self._globs and self._any_glob(path):
-                hits = hits + [(s, r) for s, r, head, match in self._globs
-                               if path.startswith(head) and match(path)]
+            for length, globs in self._globs:
+                if length > len(path):
+                    break
+                candidates = globs.get(path[:length])
+                if candidates:
+                    hits = hits + [(s, r) for s, r, match in candidates if match(path)]
             if not hits:
                 found = self._memo[path] = ()
                 return found

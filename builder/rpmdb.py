@@ -368,7 +368,8 @@ def _filter_files(header: PackageHeader, keep: list[int]) -> list[Tag]:
     dir_map: dict[int, int] = {}
     dirindexes = header.get(TAG_DIRINDEXES)
     if dirindexes is not None and keep:
-        used = sorted({dirindexes.ints()[i] for i in keep})
+        indexes = dirindexes.ints()  # decoded once: not once per kept file
+        used = sorted({indexes[i] for i in keep})
         dir_map = {old: new for new, old in enumerate(used)}
     for tag in header.tags:
         if tag.tag in PER_FILE_TAGS:

@@ -21,8 +21,13 @@ class RootfsEntry:
     """One file, directory, symlink or device node; ``path`` is relative, '/'-separated."""
 
     path: str
-    host_path: Path
+    host: str  # the entry's path on the host
     st: os.stat_result
+
+    @property
+    def host_path(self) -> Path:
+        """The entry's path on the host (built on demand: most entries never need one)."""
+        return Path(self.host)
 
     @property
     def is_dir(self) -> bool:
@@ -31,7 +36,7 @@ class RootfsEntry:
 
     def link_target(self) -> str:
         """The target of a symlink, as written in the link."""
-        return os.readlink(self.host_path)
+        return os.readlink(self.host)
 
 
 def walk_rootfs(root: Path) -> Iterator[RootfsEntry]:
@@ -46,18 +51,25 @@ def walk_rootfs(root: Path) -> Iterator[RootfsEntry]:
         raise BuildError(f"rootfs {root}: {exc.strerror}") from exc
     if not stat.S_ISDIR(root_st.st_mode):
         raise BuildError(f"rootfs {root}: not a directory")
-    yield from _walk(root, "")
-
-
-def _walk(directory: Path, prefix: str) -> Iterator[RootfsEntry]:
-    try:
-        names = sorted(os.listdir(directory), key=os.fsencode)
-    except OSError as exc:
-        raise BuildError(f"rootfs directory {directory}: {exc.strerror}") from exc
-    for name in names:
-        host_path = directory / name
-        st = os.lstat(host_path)
-        entry = RootfsEntry(prefix + name, host_path, st)
+    # Depth first with an explicit stack of sibling iterators (not one generator per
+    # directory level) and plain string paths: a rootfs may hold 100,000 entries.
+    stack = [_children(os.fspath(root).rstrip("/"), "")]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            continue
         yield entry
-        if entry.is_dir:
-            yield from _walk(host_path, entry.path + "/")
+        if stat.S_ISDIR(entry.st.st_mode):
+            stack.append(_children(entry.host, entry.path + "/"))
+
+
+def _children(directory: str, prefix: str) -> Iterator[RootfsEntry]:
+    """The entries of ``directory``, in byte order of their names."""
+    try:
+        names = sorted(os.listdir(directory or "/"), key=os.fsencode)
+    except OSError as exc:
+        raise BuildError(f"rootfs directory {directory or '/'}: {exc.strerror}") from exc
+    for name in names:
+        host = f"{directory}/{name}"
+        yield RootfsEntry(prefix + name, host, os.lstat(host))

@@ -10,6 +10,7 @@ Plain Python: training and prediction compute features the same way.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -29,9 +30,11 @@ _TRIPLET = re.compile(r"[a-z0-9_]+-linux-gnu[a-z0-9_]*")
 _TOKEN_SPLIT = re.compile(r"[-_.+@~]+")
 _SOVERSION = re.compile(r"\.so(\.\d+)+$")
 _PKG_TAIL = re.compile(r"(?:t64|v5)?$")
+_VERSION_TAIL = re.compile(r"[\d.]+$")
 # openEuler's /usr/lib64 is Debian's /usr/lib/<triplet>: the corpus is Debian, the packages
 # sdfgen proposes for are RPMs, so both spell the same directory features.
 _LIB64 = re.compile(r"^(?:/usr)?/lib64(?=/)")
+_ROLE_ORDER = {role: index for index, role in enumerate(Role)}
 
 
 def _norm(text: str) -> str:
@@ -39,10 +42,11 @@ def _norm(text: str) -> str:
     return _DIGITS.sub("#", _TRIPLET.sub("<triplet>", text))
 
 
+@functools.lru_cache(maxsize=1024)
 def _package_base(package: str) -> str:
     """``libssl3t64`` -> ``libssl``: the package name without ABI/version decorations."""
     base = _PKG_TAIL.sub("", package)
-    base = re.sub(r"[\d.]+$", "", base).rstrip("-")
+    base = _VERSION_TAIL.sub("", base).rstrip("-")
     return base or package
 
 
@@ -75,7 +79,7 @@ def package_context(package: str, paths: Iterable[str]) -> PackageContext:
         roles[decision.role] += 1
         total += 1
         left_out += decision.role is Role.LEFT_OUT and decision.confident
-    summary = [f"pkg_has={role.value}" for role in Role if roles[role]]
+    summary = [f"pkg_has={role}" for role in Role if roles[role]]
     share = left_out / total if total else 0.0
     summary.append(f"pkg_leftout={min(int(share * 4), 3)}")
     summary.append(f"pkg_size={min(int(math.log2(total + 1)), 10)}")
@@ -93,11 +97,11 @@ def _context_features(path: str, package: str, context: PackageContext) -> list[
         out.append("sib=none")
         return out
     total = sum(others.values())
-    order = list(Role)
-    major = max(others, key=lambda r: (others[r], -order.index(r)))
-    out.append(f"sib={major.value}")
-    out.append(f"sib={major.value}|own={own.value}")
-    out.extend(f"sibhas={role.value}" for role in others)
+    major = max(others, key=lambda r: (others[r], -_ROLE_ORDER[r]))
+    # Roles are StrEnums: formatting one gives its value (``.value`` is a slow property).
+    out.append(f"sib={major}")
+    out.append(f"sib={major}|own={own}")
+    out.extend(f"sibhas={role}" for role in others)
     out.append(f"sibsize={min(int(math.log2(total + 1)), 6)}")
     return out
 
@@ -149,8 +153,8 @@ def features(path: str, package: str, file: PackageFile | None = None,
     # the model memorise package families (gcc-13-*-linux-gnu) and generalised worse.
     out.append(f"devpkg={is_dev_package(package)}")
     decision = classify_by_rules(path, package, file=file)
-    out.append(f"rule={decision.role.value}")
-    out.append(f"rule={decision.role.value}|{decision.confident}")
+    out.append(f"rule={decision.role}")
+    out.append(f"rule={decision.role}|{decision.confident}")
     out.extend(_fact_features(file))
     return out
 
@@ -159,8 +163,8 @@ def _fact_features(file: PackageFile | None) -> list[str]:
     """Features of the RPM header and ELF facts; ``facts=unknown`` without them."""
     if file is None:
         return ["facts=unknown"]
-    out = [f"kind={file.kind.value}", f"exec={bool(file.mode & 0o111)}"]
-    out.extend(f"flag={flag.value}" for flag in sorted(file.flags))
+    out = [f"kind={file.kind}", f"exec={bool(file.mode & 0o111)}"]
+    out.extend(f"flag={flag}" for flag in sorted(file.flags))
     if file.elf is not None:
         out.append(f"elf={file.elf.elf_type or 'broken'}")
         out.append(f"soname={file.elf.soname is not None}")

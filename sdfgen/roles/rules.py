@@ -10,6 +10,7 @@ model, see ``sdfgen.roles.model``), and carries a short reason a YAML comment ca
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -166,6 +167,10 @@ def _from_facts(path: str, package: str, file: PackageFile) -> RuleDecision | No
     return None
 
 
+# Memoized: propose asks about every path several times (the package context, the
+# model's features, the decision itself), and a package may have tens of thousands.
+# The size holds one such package whole; the result is immutable.
+@functools.lru_cache(maxsize=1 << 16)
 def _from_path(path: str, package: str) -> RuleDecision:
     """Decisions from the path alone; ``confident`` only where the location is unambiguous."""
     directory, _, name = path.rpartition("/")

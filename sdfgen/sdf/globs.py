@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 
-_GLOB_CHARS = frozenset("*?[")
+_GLOB_CHAR = re.compile(r"[*?\[]")
 
 
 class Reading(StrEnum):
@@ -29,7 +29,15 @@ class Reading(StrEnum):
 
 def is_glob(pattern: str) -> bool:
     """Whether ``pattern`` has glob characters (else it names one path literally)."""
-    return any(char in _GLOB_CHARS for char in pattern)
+    return _GLOB_CHAR.search(pattern) is not None
+
+
+def literal_head(pattern: str) -> str:
+    """The literal prefix of ``pattern`` (up to its first ``*``, ``?`` or ``[``): under
+    both readings it selects only paths that start with it, so a sorted path list needs
+    searching from there only."""
+    found = _GLOB_CHAR.search(pattern)
+    return pattern if found is None else pattern[:found.start()]
 
 
 @functools.lru_cache(maxsize=4096)

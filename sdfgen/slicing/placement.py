@@ -18,15 +18,20 @@ the same files under splitter's and chisel's readings (``sdfgen.sdf.globs``), ch
 the package's full file list of each arch; otherwise the literal paths are used. Literal
 paths holding glob characters are written with ``?`` in their place when that selects
 exactly the path, so that no reader takes ``[`` for a character class.
+
+A package may hold tens of thousands of files: a glob is tried against the sorted paths
+below its literal head only (:class:`PathIndex`), never against the whole list.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from sdfgen.sdf.globs import Reading, is_glob, matches
+from sdfgen.sdf.globs import Reading, is_glob, literal_head, matcher
 
 _TRIPLET = re.compile(r"(?<=/)[a-z0-9_]+-linux-gnu[a-z0-9_]*(?=/|$)")
 _VERSIONED = re.compile(r"^((?:lib|ld-)[^/]*?\.so)\.\d[\w.]*$")
@@ -51,13 +56,38 @@ class Placement:
         return dict(self.selects).get(arch, ())
 
 
-def _select(pattern: str, paths: Sequence[str]) -> tuple[set[str], bool]:
-    """Paths ``pattern`` selects under splitter's reading, and whether chisel agrees."""
-    if not is_glob(pattern):
-        return ({pattern} if pattern in paths else set()), True
-    splitter = {p for p in paths if matches(pattern, p, Reading.SPLITTER)}
-    chisel = {p for p in paths if matches(pattern, p, Reading.CHISEL)}
-    return splitter, splitter == chisel
+class PathIndex:
+    """One arch's payload paths, sorted, so that a glob is matched against the paths
+    below its literal head only (the others cannot match under either reading)."""
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self.members = frozenset(paths)
+        self.sorted = sorted(self.members)
+
+    def under(self, prefix: str) -> Iterator[str]:
+        """The paths starting with ``prefix``, in order."""
+        start = bisect.bisect_left(self.sorted, prefix)
+        return itertools.takewhile(lambda p: p.startswith(prefix),
+                                   itertools.islice(self.sorted, start, None))
+
+    def select(self, pattern: str) -> tuple[set[str], bool]:
+        """Paths ``pattern`` selects under splitter's reading, and whether chisel agrees."""
+        if not is_glob(pattern):
+            return ({pattern} if pattern in self.members else set()), True
+        candidates = list(self.under(literal_head(pattern)))
+        by_splitter = matcher(pattern, Reading.SPLITTER)
+        by_chisel = matcher(pattern, Reading.CHISEL)
+        splitter = {p for p in candidates if by_splitter(p)}
+        chisel = {p for p in candidates if by_chisel(p)}
+        return splitter, splitter == chisel
+
+
+def path_indexes(file_lists: Mapping[str, Sequence[str] | PathIndex]
+                 ) -> dict[str, PathIndex]:
+    """``file_lists`` with every arch's paths as a :class:`PathIndex` (built once: give
+    the result to every :func:`place` call of one package)."""
+    return {arch: paths if isinstance(paths, PathIndex) else PathIndex(paths)
+            for arch, paths in file_lists.items()}
 
 
 def _candidates(path: str, fold_triplet: bool) -> Iterator[tuple[str, str]]:
@@ -73,29 +103,32 @@ def _candidates(path: str, fold_triplet: bool) -> Iterator[tuple[str, str]]:
         yield f"{folded_dir}/{name}", "arch"
 
 
-def _escaped_literal(path: str, lists: Mapping[str, Sequence[str]]) -> str:
+def _escaped_literal(path: str, lists: Mapping[str, PathIndex]) -> str:
     """``path`` as a pattern that selects exactly itself under both readings."""
     if not is_glob(path):
         return path
     escaped = re.sub(r"[\[\]*?]", "?", path)
     for paths in lists.values():
-        selected, agree = _select(escaped, paths)
+        selected, agree = paths.select(escaped)
         if not agree or selected - {path}:
             return path  # nothing better: the checker will flag it
     return escaped
 
 
-def place(members: Mapping[str, set[str]], file_lists: Mapping[str, Sequence[str]],
+def place(members: Mapping[str, set[str]],
+          file_lists: Mapping[str, Sequence[str] | PathIndex],
           arches: Sequence[str], dirs: Mapping[str, set[str]] | None = None
           ) -> tuple[Placement, ...]:
     """Patterns for a slice whose files on each arch are ``members[arch]``.
 
     ``file_lists`` holds every payload path of the package per arch (the universe a glob
-    is checked against); ``dirs`` the directory entries among them, which a glob may
-    select as well (a slice that ships a file makes its directory anyway). Returns
-    placements sorted by (platform, pattern).
+    is checked against; :func:`path_indexes` of it saves re-indexing for every slice);
+    ``dirs`` the directory entries among them, which a glob may select as well (a slice
+    that ships a file makes its directory anyway). Returns placements sorted by
+    (platform, pattern).
     """
     dirs = dirs or {arch: set() for arch in arches}
+    file_lists = path_indexes(file_lists)
     wanted = {arch: set(members.get(arch, set())) | dirs[arch] for arch in arches}
     trees = _Trees(file_lists, dirs, arches)
     covered: dict[str, set[str]] = {arch: set() for arch in arches}
@@ -123,11 +156,11 @@ def place(members: Mapping[str, set[str]], file_lists: Mapping[str, Sequence[str
 
 
 def _try_glob(pattern: str, kind: str, wanted: Mapping[str, set[str]],
-              covered: Mapping[str, set[str]], file_lists: Mapping[str, Sequence[str]],
+              covered: Mapping[str, set[str]], file_lists: Mapping[str, PathIndex],
               arches: Sequence[str], dirs: Mapping[str, set[str]]) -> Placement | None:
     selects: dict[str, set[str]] = {}
     for arch in arches:
-        selected, agree = _select(pattern, file_lists[arch])
+        selected, agree = file_lists[arch].select(pattern)
         if not agree or not selected <= wanted[arch] or selected & covered[arch]:
             return None
         if selected - dirs[arch]:
@@ -146,7 +179,7 @@ def _try_glob(pattern: str, kind: str, wanted: Mapping[str, set[str]],
 
 
 def _literal(path: str, wanted: Mapping[str, set[str]],
-             file_lists: Mapping[str, Sequence[str]], arches: Sequence[str]) -> Placement:
+             file_lists: Mapping[str, PathIndex], arches: Sequence[str]) -> Placement:
     on = [arch for arch in arches if path in wanted[arch]]
     pattern = _escaped_literal(path, file_lists)
     platform = None if len(on) == len(arches) else f"linux-{on[0]}"
@@ -167,21 +200,41 @@ def _without_dirs(placement: Placement, dirs: Mapping[str, set[str]]) -> Placeme
 class _Trees:
     """Directory-tree glob candidates (``D/**``) for paths of a slice."""
 
-    def __init__(self, file_lists: Mapping[str, Sequence[str]],
+    def __init__(self, file_lists: Mapping[str, PathIndex],
                  dirs: Mapping[str, set[str]], arches: Sequence[str]) -> None:
         self.file_lists = file_lists
         self.dirs = dirs
         self.arches = arches
         self._below: dict[tuple[str, str], set[str]] = {}
+        # directory -> (owned whole by the slice, most files below it on one arch); the
+        # slice's members do not change during one place() call.
+        self._owned: dict[str, tuple[bool, int]] = {}
 
     def below(self, arch: str, directory: str) -> set[str]:
         """Non-directory paths below ``directory`` on ``arch``."""
         key = (arch, directory)
         if key not in self._below:
-            prefix = directory + "/"
-            self._below[key] = {p for p in self.file_lists[arch]
-                                if p.startswith(prefix) and p not in self.dirs[arch]}
+            dirs = self.dirs[arch]
+            self._below[key] = {p for p in self.file_lists[arch].under(directory + "/")
+                                if p not in dirs}
         return self._below[key]
+
+    def _ownership(self, directory: str, folded: str,
+                   wanted: Mapping[str, set[str]]) -> tuple[bool, int]:
+        found = self._owned.get(directory)
+        if found is None:
+            count = 0
+            for arch in self.arches:
+                twin = directory if folded == directory else _twin(directory, arch)
+                files = self.below(arch, twin) if twin else set()
+                if not files <= wanted[arch]:
+                    found = (False, 0)
+                    break
+                count = max(count, len(files))
+            else:
+                found = (True, count)
+            self._owned[directory] = found
+        return found
 
     def candidates(self, path: str, wanted: Mapping[str, set[str]],
                    fold: bool) -> Iterator[tuple[str, str]]:
@@ -192,15 +245,7 @@ class _Trees:
             if _SYSTEM_DIR.match(directory):
                 continue
             folded = _TRIPLET.sub("*-linux-gnu", directory) if fold else directory
-            owned = True
-            count = 0
-            for arch in self.arches:
-                twin = directory if folded == directory else _twin(directory, arch)
-                files = self.below(arch, twin) if twin else set()
-                if not files <= wanted[arch]:
-                    owned = False
-                    break
-                count = max(count, len(files))
+            owned, count = self._ownership(directory, folded, wanted)
             if owned and count >= DIR_GLOB_MIN:
                 yield f"{folded}/**", "tree"
                 return

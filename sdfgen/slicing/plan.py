@@ -24,6 +24,7 @@ same slice names. Everything here is pure: facts in, a :class:`SlicePlan` out.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import posixpath
 import re
 from collections import Counter
@@ -63,6 +64,7 @@ _ROLE_RANK = {"libs": 0, "modules": 1, "bins": 2, "scripts": 3, "config": 4, "da
 _RESERVED = frozenset(ROLE_SLICE.values()) | {"base", "modules"}
 _BIN_DIR = re.compile(r"^(?:/usr(?:/local)?)?/s?bin/[^/]+$|^/usr/libexec/")
 _TRIPLET = re.compile(r"[a-z0-9_]+-linux-gnu[a-z0-9_]*")
+_NOT_NAME = re.compile(r"[^a-z0-9]+")
 _PLUGIN_DIR = re.compile(
     r"/(engines-\d+|ossl-modules|gconv|lib-dynload|security|sasl2|xtables|plugins?|"
     r"modules|pkcs11|audit|dri)(?=/)"
@@ -106,13 +108,22 @@ class SlicePlan:
 
     def members(self, name: str) -> dict[str, set[str]]:
         """The paths of slice ``name``, per arch."""
-        return {arch: {p for p, c in self.choices[arch].items() if c.slice == name}
-                for arch in self.arches}
+        return {arch: set(self._by_slice[arch].get(name, ())) for arch in self.arches}
+
+    @functools.cached_property
+    def _by_slice(self) -> dict[str, dict[str | None, list[str]]]:
+        # arch -> slice -> paths: grouped once, not by one pass over every file per slice.
+        grouped: dict[str, dict[str | None, list[str]]] = {}
+        for arch in self.arches:
+            per_arch = grouped[arch] = {}
+            for path, choice in self.choices[arch].items():
+                per_arch.setdefault(choice.slice, []).append(path)
+        return grouped
 
 
 def slice_name(text: str) -> str:
     """``text`` as a valid slice name: lower case, ``[a-z0-9-]``, no ``_``."""
-    name = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    name = _NOT_NAME.sub("-", text.lower()).strip("-")
     return name or "files"
 
 
@@ -153,11 +164,18 @@ def plan_slices(package: str, files_by_arch: Mapping[str, Sequence[PackageFile]]
                                         for path, f in files[arch].items()
                                         if f.kind is not FileKind.DIR})
     roles: dict[str, dict[str, tuple[Role, Decision, bool]]] = {}
+    # path -> (file, its role): a file equal on another arch (all of a noarch package)
+    # is classified once; the decision is a function of the path, the file and the context.
+    earlier: dict[str, tuple[PackageFile, tuple[Role, Decision, bool]]] = {}
     for arch in arches:
         roles[arch] = {}
         for path, file in files[arch].items():
             if file.kind is FileKind.DIR:
                 continue  # directories are made by the slices that need them
+            seen = earlier.get(path)
+            if seen is not None and (seen[0] is file or seen[0] == file):
+                roles[arch][path] = seen[1]
+                continue
             refused = refusal(file)
             if refused is not None:
                 # What the builder refuses no slice may select: left out, with the reason.
@@ -169,6 +187,7 @@ def plan_slices(package: str, files_by_arch: Mapping[str, Sequence[PackageFile]]
             confident = confidence(path, package, file) if confidence else None
             roles[arch][path] = (_role(path, file, decision), decision,
                                  _uncertain(decision, confident))
+            earlier[path] = (file, roles[arch][path])
     names = _SliceNamer(files, roles)
     choices: dict[str, dict[str, FileChoice]] = {}
     for arch in arches:
@@ -191,18 +210,19 @@ def _break_link_cycles(files: Mapping[str, Mapping[str, PackageFile]],
     each other, a cycle chisel refuses and ``sdfgen check`` reports. While a cycle
     remains, the links of its thinnest edge move into their targets' slice.
     """
+    # The symlinks, found and resolved once: each round below only looks at them.
+    links = [(arch, path, resolve_link(path, file.link_target))
+             for arch, per_arch in files.items() for path, file in per_arch.items()
+             if file.kind is FileKind.SYMLINK and file.link_target]
     while True:
         edges: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for arch, per_arch in files.items():
-            for path, file in per_arch.items():
-                if file.kind is not FileKind.SYMLINK or not file.link_target:
-                    continue
-                source = choices[arch].get(path)
-                target = choices[arch].get(resolve_link(path, file.link_target))
-                if (source is None or target is None or source.slice is None
-                        or target.slice is None or source.slice == target.slice):
-                    continue
-                edges.setdefault((source.slice, target.slice), []).append((arch, path))
+        for arch, path, resolved in links:
+            source = choices[arch].get(path)
+            target = choices[arch].get(resolved)
+            if (source is None or target is None or source.slice is None
+                    or target.slice is None or source.slice == target.slice):
+                continue
+            edges.setdefault((source.slice, target.slice), []).append((arch, path))
         cycle = _find_cycle(set(edges))
         if not cycle:
             return
@@ -294,6 +314,8 @@ class _SliceNamer:
         return root if len(subdirs) >= TOPIC_DIRS_MIN else None
 
     def _plugin_slice(self, path: str) -> str | None:
+        if not self.plugin_dirs:
+            return None
         folded = _fold(path)
         for directory, name in self.plugin_dirs.items():
             if folded.startswith(directory + "/"):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from sdfgen.facts import FileKind, RpmPackage
 from sdfgen.roles.labels import Role
 from sdfgen.sdf.globs import any_matcher
-from sdfgen.slicing.placement import Placement, place
+from sdfgen.slicing.placement import Placement, path_indexes, place
 from sdfgen.slicing.plan import FileChoice, SlicePlan, resolve_link
 from sdfgen.slicing.sliceable import refusal
 
@@ -154,9 +154,10 @@ def propose(plan: SlicePlan, facts: Sequence[ArchFacts], locate: Locate, *,
     notes: list[str] = [note for f in facts for note in _payload_notes(f.rpm)]
     unresolved: dict[str, list[str]] = {}
     slices = []
+    indexes = path_indexes(file_lists)  # once: every slice's globs are tried against it
     for name in plan.order:
         members = plan.members(name)
-        placements = place(members, file_lists, arches, dirs)
+        placements = place(members, indexes, arches, dirs)
         lines = tuple(PathLine(p, _comment(plan, p)) for p in placements)
         deps = _deps(plan, name, members, by_arch, locate, notes, unresolved)
         if "copyright" in plan.order and name != "copyright":

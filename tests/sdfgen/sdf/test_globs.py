@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sdfgen.sdf.globs import Reading, agrees, is_glob, matches, select
+from sdfgen.sdf.globs import Reading, agrees, is_glob, literal_head, matches, select
 
 PATHS = ["/usr/lib64/libssl.so.3", "/usr/lib64/sub/libssl.so.3", "/usr/lib64/libssl.so",
          "/etc/ld.so.conf", "/etc/ld.so.conf.d/libc.conf", "/usr/lib64/python3.11/a/b.py"]
@@ -38,3 +38,17 @@ def test_question_mark_and_unclosed_bracket() -> None:
     assert matches("/a/?", "/a/b", Reading.CHISEL) and not matches("/a?b", "/a/b", Reading.CHISEL)
     assert matches("/a?b", "/a/b", Reading.SPLITTER)
     assert matches("/a/[x", "/a/[x", Reading.CHISEL)
+
+
+@pytest.mark.parametrize(("pattern", "head"), [
+    ("/usr/lib64/*.so.3", "/usr/lib64/"),
+    ("/usr/lib64/libssl.so.[0-9]", "/usr/lib64/libssl.so."),
+    ("/usr/share/x?y/**", "/usr/share/x"),
+    ("/usr/lib64/libssl.so", "/usr/lib64/libssl.so"),
+    ("*", ""),
+])
+def test_literal_head(pattern: str, head: str) -> None:
+    """Every path a glob selects, under either reading, starts with its literal head."""
+    assert literal_head(pattern) == head
+    for reading in Reading:
+        assert all(p.startswith(head) for p in select(pattern, PATHS, reading))
