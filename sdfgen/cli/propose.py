@@ -4,9 +4,11 @@ Thin: parse options, run :class:`sdfgen.slicing.proposer.Proposer`, emit or merg
 New SDFs go to ``-o`` (``-`` stdout, a FILE, or a DIR getting ``{package}.yaml``; default
 the ``--sdf-dir`` when given, else stdout). When ``--sdf-dir`` already has the package's
 SDF, ``--update`` is the default: the proposal is merged into it (see
-:mod:`sdfgen.slicing.update`) and a unified diff is printed. ``--check`` writes nothing and exits
-1 when a file would change. Notes (assumed slices of packages without an SDF, vanished
-patterns) go to stderr.
+:mod:`sdfgen.slicing.update`) and a unified diff is printed; the merged SDF must pass
+``sdfgen check`` against the same repositories (run in-process), else nothing is written,
+each finding is printed and the exit code is 1. ``--check`` writes nothing and exits 1
+when a file would change (a stale header included). Notes (assumed slices of packages
+without an SDF, vanished patterns, what the merge did) go to stderr.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sdfgen.errors import ConfigError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from sdfgen.sdf.model import Sdf
     from sdfgen.slicing.proposal import Proposal
     from sdfgen.slicing.proposer import Proposer
 
@@ -92,14 +95,14 @@ def propose(
                                            many=all_packages or len(names) > 1)
         if all_packages and destination is None:
             raise ConfigError("--all writes one file per package: give -o DIR or --sdf-dir")
-        writer = _Writer(destination, is_dir, sdf_dir, update, check, err)
+        writer = _Writer(destination, is_dir, sdf_dir, update, check, err, proposer)
         proposer.proposing = frozenset(names)  # read in full once, never lazily first
         if all_packages:
             _run_all(proposer, names, writer, err)
         else:
             for name in names:
                 writer.handle(proposer.propose(name))
-    if writer.would_change:
+    if writer.would_change or writer.refused:
         raise typer.Exit(1)
 
 
@@ -140,8 +143,12 @@ class _Writer:
     """Emits or merges each proposal and writes it where the options say."""
 
     def __init__(self, destination: Path | None, is_dir: bool, sdf_dir: Path | None,
-                 update: bool | None, check: bool, err: Console) -> None:
+                 update: bool | None, check: bool, err: Console,
+                 proposer: Proposer | None = None) -> None:
         self.destination = destination
+        self.proposer = proposer
+        self.refused = False
+        self.merged: dict[str, Sdf] = {}  # SDFs this run updated, by package
         self.is_dir = is_dir
         self.stdout_docs = 0
         self.sdf_dir = sdf_dir
@@ -165,13 +172,14 @@ class _Writer:
         from sdfgen.slicing.emit import emit
         from sdfgen.slicing.sliceable import as_utf8
 
+        existing = (self.sdf_dir / f"{proposal.package}.yaml") if self.sdf_dir else None
+        if existing is not None and existing.is_file() and self.update is not False:
+            # The proposal's notes are about its own deps, which a merge keeps out.
+            self._update(existing, proposal)
+            return
         for note in proposal.notes:
             self.err.print(f"{proposal.package}: {note}", highlight=False, markup=False,
                            soft_wrap=True)
-        existing = (self.sdf_dir / f"{proposal.package}.yaml") if self.sdf_dir else None
-        if existing is not None and existing.is_file() and self.update is not False:
-            self._update(existing, proposal)
-            return
         # A refused name (not UTF-8) is still listed in the trailer's comments: escaped.
         text = as_utf8(emit(proposal))
         target = self.target(proposal.package)
@@ -188,11 +196,30 @@ class _Writer:
     def _update(self, existing: Path, proposal: Proposal) -> None:
         from sdfgen.slicing.update import update_sdf
 
-        result = update_sdf(existing, proposal)
-        for line in result.vanished:
-            self.err.print(f"{existing}: vanished: {line}", highlight=False, markup=False)
-        for line in result.added:
-            self.err.print(f"{existing}: added {line}", highlight=False, markup=False)
+        inputs = None
+        if self.proposer is not None:
+            from sdfgen.slicing.baseline import update_inputs
+
+            inputs = update_inputs(self.proposer, proposal, existing)
+        result = update_sdf(existing, proposal, inputs)
+        say = [f"vanished: {line}" for line in result.vanished]
+        say += [f"added {line}" for line in result.added] + list(result.notes)
+        if result.stale_header:
+            say.append(f"stale header ({result.stale_header})")
+        for line in say:
+            self.err.print(f"{existing}: {line}", highlight=False, markup=False,
+                           soft_wrap=True)
+        if result.changed:
+            errors = self._findings(existing, result.old, result.new)
+            if errors:
+                # The merge would leave an SDF check rejects: write nothing, say why.
+                self.refused = True
+                self.err.print(f"{existing}: not updated: the result fails sdfgen check "
+                               f"({len(errors)} error(s)):", highlight=False, markup=False,
+                               soft_wrap=True)
+                for line in errors:
+                    self.err.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+                return
         target = self.target(proposal.package)
         diff = result.diff()
         if diff:
@@ -206,6 +233,38 @@ class _Writer:
             self._write(None, result.new)
         elif result.changed or target.resolve() != existing.resolve():
             self._write(target, result.new)
+            self._remember(existing, result.new)
+
+    def _remember(self, path: Path, text: str) -> None:
+        from sdfgen.sdf.document import parse_document
+        from sdfgen.sdf.model import sdf_from_document
+
+        sdf = sdf_from_document(parse_document(text, path, editable=False))
+        self.merged[sdf.package] = sdf
+
+    def _findings(self, path: Path, old: str, new: str) -> list[str]:
+        """The errors ``sdfgen check`` finds in ``new`` (the merged text of ``path``)
+        against the proposer's repositories; those ``old`` had too are marked."""
+        if self.proposer is None:
+            return []
+        from sdfgen.checks.base import CheckContext
+        from sdfgen.checks.findings import Severity
+        from sdfgen.checks.runner import SessionPackages, run_checks
+        from sdfgen.sdf.document import parse_document
+        from sdfgen.sdf.model import sdf_from_document
+
+        session = self.proposer.session
+        packages = SessionPackages(session)
+        universe = {**dict(self.proposer.sdfs), **self.merged}
+        found = []
+        for text in (new, old):
+            sdf = sdf_from_document(parse_document(text, path, editable=False))
+            context = CheckContext((sdf,), {**universe, sdf.package: sdf},
+                                   tuple(session.arches), packages)
+            found.append([f for f in run_checks(context) if f.severity is Severity.ERROR])
+        before = {(f.id, f.message) for f in found[1]}
+        return [str(f) + (" (already so before --update)" if (f.id, f.message) in before
+                          else "") for f in found[0]]
 
     def _write(self, target: Path | None, text: str) -> None:
         from sdfgen.sdf.document import write_atomic

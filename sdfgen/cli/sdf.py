@@ -91,10 +91,11 @@ def diff(
     as_json: JsonOpt = False,
 ) -> None:
     """Semantic difference of two SDFs: slices, deps, path rules, and (with repository
-    options) the files each slice selects before and after, per arch."""
+    options) files moved between slices, the files each slice selects before and after,
+    and each slice's bytes, per arch (a change equal on every arch is said once)."""
     from sdfgen.checks.runner import SessionPackages
     from sdfgen.rpm.session import open_session
-    from sdfgen.sdf.diff import diff_sdfs, render_diff, selection_changes
+    from sdfgen.sdf.diff import diff_sdfs, render_diff, selection_changes, selections
     from sdfgen.sdf.model import load_sdf
 
     before, after = load_sdf(old), load_sdf(new)
@@ -105,11 +106,14 @@ def diff(
         with open_session(options) as session:
             packages = SessionPackages(session)
             compared = tuple(session.arches)
+            # Renames by the files two slices share: found even when some files moved.
+            result = diff_sdfs(before, after, (selections(before, packages, compared),
+                                               selections(after, packages, compared)))
             result = selection_changes(result, before, after, packages, compared)
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
     else:
-        for line in render_diff(result):
+        for line in render_diff(result, compared):
             typer.echo(line)
         if compared and not result.selections:
             # Rules may change while what they select does not: say so, it is the point.

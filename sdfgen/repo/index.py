@@ -270,6 +270,13 @@ class Repository:
         self._providers[capability] = tuple(metas)
         return metas
 
+    def versions(self, name: str) -> list[PackageMeta]:
+        """Every build of ``name`` of this architecture or noarch in every repository
+        (not only the newest), in priority order; ``propose --update`` finds the build
+        an SDF was written for among them."""
+        return [self._meta(repo, rec) for repo in self._repos
+                for rec in repo.by_name(name, self._arches)]
+
     def package_names(self) -> list[str]:
         """Sorted names of all packages of this architecture or noarch."""
         return sorted({name for repo in self._repos for name in repo.names(self._arches)})

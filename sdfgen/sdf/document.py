@@ -402,3 +402,78 @@ def add_top_dep(doc: Document, ref: str) -> bool:
         return _add_to_list(root, "deps", ref, "top level")
     finally:
         _attach_trailing(deps if isinstance(root["deps"], CommentedSeq) else None, trailing)
+
+
+# -- placed edits for ``propose --update`` (comments stay with their entries) -------------
+
+def _split_after_line(token_owner: Any, key: Any, slot: int) -> str:
+    """Cut what follows the first line off ``key``'s comment (its end-of-line comment
+    stays) and return it: comment lines and blank lines that precede the next entry."""
+    entry = token_owner.ca.items.get(key)
+    if not entry or entry[slot] is None:
+        return ""
+    token = entry[slot]
+    head, sep, rest = token.value.partition("\n")
+    if not head.strip():
+        # No end-of-line comment: after the key's own line end, lines only.
+        entry[slot] = None
+        return rest
+    token.value = head + sep
+    return rest
+
+
+def _hang(owner: Any, key: Any, slot: int, comment: str | None, rest: str) -> None:
+    text = (f" # {' '.join(comment.split())}\n" if comment else "\n") + rest
+    if text == "\n":
+        return
+    owner.ca.items[key] = [None, None, None, None]
+    owner.ca.items[key][slot] = CommentToken(text, CommentMark(0), None)
+
+
+def insert_path(doc: Document, slice_name: str, pattern: str, arch: str | None = None, *,
+                after: str | None = None, comment: str | None = None) -> bool:
+    """Add ``pattern`` like :func:`add_path`, but right after the pattern ``after`` of the
+    same map when it is there (else at the end), with an end-of-line ``comment``. The
+    comment lines that preceded the next entry still precede it; False if already there."""
+    slice_map = add_slice(doc, slice_name)
+    trailing = _detach_trailing(slice_map)
+    try:
+        contents = _map_at(slice_map, "contents", f"slices.{slice_name}")
+        if arch is None:
+            target = _map_at(contents, "common", f"slices.{slice_name}.contents")
+        else:
+            extra = _map_at(contents, "extra", f"slices.{slice_name}.contents")
+            target = _map_at(extra, f"linux-{arch}", f"slices.{slice_name}.contents.extra")
+        if pattern in target:
+            return False
+        keys = list(target.keys())
+        position = keys.index(after) + 1 if after in keys else len(keys)
+        rest = _split_after_line(target, keys[position - 1], 2) if position else ""
+        target.insert(position, pattern, None)
+        _hang(target, pattern, 2, comment, rest)
+        return True
+    finally:
+        _attach_trailing(slice_map, trailing)
+
+
+def append_dep(doc: Document, slice_name: str, ref: str, comment: str | None = None) -> bool:
+    """Add ``ref`` to the slice's ``deps`` like :func:`add_dep`, with an end-of-line
+    ``comment``; comment lines after the last dep stay after the list. False if there."""
+    slice_map = add_slice(doc, slice_name)
+    trailing = _detach_trailing(slice_map)
+    try:
+        deps = slice_map.get("deps")
+        if not isinstance(deps, CommentedSeq) or not deps:
+            added = _add_to_list(slice_map, "deps", ref, f"slices.{slice_name}")
+            if added:
+                _hang(slice_map["deps"], 0, 0, comment, "")
+            return added
+        if ref in deps:
+            return False
+        rest = _split_after_line(deps, len(deps) - 1, 0)
+        deps.append(ref)
+        _hang(deps, len(deps) - 1, 0, comment, rest)
+        return True
+    finally:
+        _attach_trailing(slice_map, trailing)
+

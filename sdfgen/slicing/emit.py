@@ -4,19 +4,22 @@ corpus layout.
 New files are written as text, not through a YAML emitter, so that the layout is exactly
 the corpus' (2-space indent, ``  - item`` lists, a blank line between slices, empty map
 values ``/path:``) and comments sit where a reviewer needs them: the header names the
-NEVRA per arch and the sdfgen version; a dep says which need made it; a path decided by
-the model says so (``# model: data 0.81 vs left-out 0.19``) and guesses are marked
-``uncertain``; a trailing block lists the files left out, grouped by reason. The same
-proposal always gives the same bytes.
+NEVRA per arch, the sdfgen version and a fingerprint of the file lists for ``--update``
+(:mod:`sdfgen.slicing.header`); a dep says which need made it; a path decided by the
+model says so (``# model: data 0.81 vs left-out 0.19``) and guesses are marked
+``uncertain``; a trailing block lists the files left out, by reason and directory with
+counts. The same proposal always gives the same bytes.
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 
 from sdfgen import __version__
-from sdfgen.slicing.proposal import Proposal, ProposedSlice
+from sdfgen.slicing.header import header_lines
+from sdfgen.slicing.proposal import LeftOut, Proposal, ProposedSlice
 
 _PLAIN = re.compile(r"^/[A-Za-z0-9/_.+\-*?@,=~%]*$")
 
@@ -40,8 +43,7 @@ def emit(proposal: Proposal) -> str:
     """The SDF text of ``proposal``."""
     out: list[str] = []
     out.append(f"# Proposed by sdfgen {__version__} (sdfgen propose); review before use.")
-    for arch, nevra in proposal.nevras:
-        out.append(f"# {arch}: {nevra}")
+    out.extend(header_lines(proposal.nevras, proposal.file_lists))
     roles = "rules + learned model" if proposal.model else "rules only (--no-model)"
     out.append(f"# file roles: {roles}; 'uncertain' marks guesses to check")
     package = proposal.package
@@ -102,19 +104,40 @@ def _trailer(proposal: Proposal) -> list[str]:
         out.extend(f"#   {_one_line(item)}" for item in proposal.unresolved)
     if proposal.left_out or proposal.directories:
         out.append("")
-        out.append("# Left out of every slice, by reason"
+        out.append("# Left out of every slice, by reason and directory"
                    f" ({proposal.directories} directories not listed: the slices that"
                    " need them make them):")
-        group = None
-        for item in proposal.left_out:
-            if item.group != group:
-                group = item.group
-                out.append(f"#   {_one_line(group)}:")
+        out.extend(left_out_lines(proposal.left_out))
+    return out
+
+
+_NAMES_SHOWN = 3  # a directory with more left-out files shows only its count
+
+
+def left_out_lines(items: tuple[LeftOut, ...] | list[LeftOut], indent: str = "#   ") -> list[str]:
+    """``items`` grouped by reason, then directory (and arches), with counts: one line
+    per directory, naming its files when there are at most three."""
+    groups: dict[str, dict[tuple[str, tuple[str, ...]], list[LeftOut]]] = {}
+    for item in items:
+        directory = posixpath.dirname(item.path) or "/"
+        groups.setdefault(item.group, {}).setdefault((directory, item.arches), []).append(item)
+    out: list[str] = []
+    for group, directories in groups.items():
+        out.append(f"{indent}{_one_line(group)}:")
+        for (directory, arches), members in sorted(directories.items()):
+            names = sorted(posixpath.basename(m.path) for m in members)
+            where = directory.rstrip("/") + "/"
+            if len(members) == 1:
+                text = where + names[0]
+            elif len(members) <= _NAMES_SHOWN:
+                text = f"{where} ({len(members)}): {', '.join(names)}"
+            else:
+                text = f"{where} ({len(members)} files)"
             tail = []
-            if item.detail:
-                tail.append(item.detail)
-            if item.arches:
-                tail.append(f"{', '.join(item.arches)} only")
+            if len(members) == 1 and members[0].detail:
+                tail.append(members[0].detail)
+            if arches:
+                tail.append(f"{', '.join(arches)} only")
             suffix = f"  ({_one_line('; '.join(tail))})" if tail else ""
-            out.append(f"#     {_one_line(item.path)}{suffix}")
+            out.append(f"{indent}  {_one_line(text)}{suffix}")
     return out

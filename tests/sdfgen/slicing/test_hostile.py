@@ -126,7 +126,7 @@ def test_propose_leaves_out_what_the_builder_refuses(
     # Listed in the trailer, with the builder's reason.
     trailer = text.split("# Left out of every slice")[1]
     assert ("#   the builder refuses it: a device node, fifo or socket (slices cannot carry "
-            "one):\n#     /usr/share/hostile/fifo\n#     /usr/share/hostile/null") in trailer
+            "one):\n#     /usr/share/hostile/ (2): fifo, null\n") in trailer
     assert ("#   the builder refuses it: an unsafe path (an empty, '.' or '..' component):\n"
             f"#     {ESCAPE}") in trailer
     assert ("hostile: hostile-1.0-1.x86_64: payload entry './usr/../../etc/xx/x': path "
@@ -185,12 +185,14 @@ def test_output_path_that_is_not_utf8(hostile_repo: Path, tmp_path: Path,
 
 
 def _proposed_sdf(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    """An SDF dir with a proposed hostile.yaml minus its data line (so --update adds it)."""
+    """An SDF dir with a proposed hostile.yaml minus its data line (the human's choice,
+    which --update keeps) and a header naming an older build (so --update refreshes it)."""
     sdf_dir = tmp_path / "sdfs"
     sdf = sdf_dir / "hostile.yaml"
     assert _propose(repo, tmp_path, "-o", str(sdf)) == 0
-    lines = sdf.read_text().splitlines(keepends=True)
-    sdf.write_text("".join(line for line in lines if "data.txt" not in line))
+    lines = sdf.read_text().replace("hostile-1.0-1.x86_64", "hostile-0.9-1.x86_64")
+    sdf.write_text("".join(line for line in lines.splitlines(keepends=True)
+                           if "data.txt" not in line))
     capsys.readouterr()
     return sdf_dir
 
@@ -203,7 +205,9 @@ def test_update_through_a_symlink_keeps_the_link(
     (link_dir / "hostile.yaml").symlink_to(real_dir / "hostile.yaml")
     assert _propose(hostile_repo, tmp_path, "--sdf-dir", str(link_dir), "--update") == 0
     assert (link_dir / "hostile.yaml").is_symlink()
-    assert "/usr/share/hostile/data.txt:" in (real_dir / "hostile.yaml").read_text()
+    written = (real_dir / "hostile.yaml").read_text()
+    assert "# x86_64: hostile-1.0-1.x86_64" in written
+    assert "/usr/share/hostile/data.txt:" not in written  # removed by the human: stays out
     assert _tree(link_dir) == {"hostile.yaml"}
     assert _tree(real_dir) == {"hostile.yaml"}  # no temporary file left behind
 
@@ -239,7 +243,8 @@ def test_update_refuses_duplicate_keys(hostile_repo: Path, tmp_path: Path,
         "  data:\n    contents:\n      common:\n        /usr/share/hostile/mine:\n\n"
         "  copyright:\n", 1))
     before = sdf.read_bytes()
-    line = before.decode().splitlines().index("  data:", 10) + 1
+    line = [i for i, text in enumerate(before.decode().splitlines())
+            if text == "  data:"][1] + 1
     assert _propose(hostile_repo, tmp_path, "--sdf-dir", str(sdf_dir), "--update") == 2
     err = capsys.readouterr().err
     assert (f"error: {sdf}:{line}: key 'data' repeats line ") in err

@@ -12,6 +12,7 @@ and review the diff (``git diff tests/sdfgen/slicing/golden``) before committing
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from sdfgen.slicing.placement import place
 from sdfgen.slicing.proposer import Proposer
 
 GOLDEN = Path(__file__).parent / "golden"
+SAMPLES = Path(__file__).resolve().parents[3] / "samples" / "sdf"
 GOLDEN_PACKAGES = ("openssl-libs", "zlib", "tzdata")
 ARCHES = ("x86_64", "aarch64")
 TRIPLET = {"x86_64": "x86_64-linux-gnu", "aarch64": "aarch64-linux-gnu"}
@@ -76,7 +78,7 @@ def test_openssl_libs(sample_mirror: str, cache: str, tmp_path: Path,
         copyright_ = _applies(doc["slices"]["copyright"], arch)
         assert list(copyright_) == ["/usr/share/licenses/openssl-libs/libssl3.copyright"]
     # Left-out files are listed with their reason, and the header names both builds.
-    assert "#   %doc file:\n#     /usr/share/doc/libssl3/changelog.Debian.gz" in text
+    assert "#   %doc file:\n#     /usr/share/doc/libssl3/ (2): changelog.Debian.gz, " in text
     assert "# x86_64: openssl-libs-3.0.22-1~deb12u2.oe2403.x86_64" in text
     assert "# aarch64: openssl-libs-3.0.22-1~deb12u2.oe2403.aarch64" in text
 
@@ -173,36 +175,54 @@ def _hand_edited(text: str) -> str:
 
 def test_update_keeps_the_human_work(sample_mirror: str, cache: str, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 11: a path or slice the reviewer removed never comes back; a pattern that
+    selects nothing is reported, and a result check would reject is not written."""
     sdf_dir = tmp_path / "sdfs"
     sdf_dir.mkdir()
+    # The provider's SDF is there too: the result must pass check, deps and all.
+    shutil.copy(SAMPLES / "glibc.yaml", sdf_dir)
     sdf = sdf_dir / "openssl-libs.yaml"
-    assert _propose(sample_mirror, cache, "openssl-libs", "-o", str(sdf)) == 0
+    assert _propose(sample_mirror, cache, "openssl-libs", "--sdf-dir", str(sdf_dir)) == 0
     capsys.readouterr()
     proposed = sdf.read_text().split("\n# Left out")[0].rstrip("\n") + "\n"
     sdf.write_text(_hand_edited(proposed) + "        /usr/lib64/libgone.so.*:\n")
     before = sdf.read_text()
     assert "libssl.so" not in before
-    # --check: would change -> 1, and nothing is written.
+    # The header names the repository's build: nothing is new, nothing would change.
     assert _propose(sample_mirror, cache, "openssl-libs", "--sdf-dir", str(sdf_dir),
-                    "--check") == 1
-    assert sdf.read_text() == before
-    capsys.readouterr()
+                    "--check") == 0
+    assert "vanished: slices.copyright: /usr/lib64/libgone.so.*" in capsys.readouterr().err
+    assert _propose(sample_mirror, cache, "openssl-libs", "--sdf-dir", str(sdf_dir)) == 0
+    assert sdf.read_text() == before  # libssl and the libs slice stay out
+    assert capsys.readouterr().out == ""
+    # A header naming an older build (gone from the repositories, no digests): refreshed,
+    # but the result would fail check (libgone selects nothing): refused, with the reason.
+    stale = "\n".join(line for line in before.replace("1~deb12u2.oe2403", "1~deb12u1.oe2403")
+                      .splitlines() if not line.startswith(("# file lists", "#   "))) + "\n"
+    sdf.write_text(stale)
+    assert _propose(sample_mirror, cache, "openssl-libs", "--sdf-dir", str(sdf_dir)) == 1
+    err = capsys.readouterr().err
+    assert f"{sdf}: not updated: the result fails sdfgen check (1 error(s)):" in err
+    assert "E: glob-matches-nothing slice 'copyright': /usr/lib64/libgone.so.*" in err
+    assert "no file counted as new" in err
+    assert sdf.read_text() == stale
+    sdf.write_text(stale.replace("        /usr/lib64/libgone.so.*:\n", ""))
     assert _propose(sample_mirror, cache, "openssl-libs", "--sdf-dir", str(sdf_dir)) == 0
     captured = capsys.readouterr()
     after = sdf.read_text()
-    assert "+        /usr/lib/*-linux-gnu/libssl.so.*:" in captured.out  # the diff
-    assert "vanished: slices.copyright: /usr/lib64/libgone.so.*" in captured.err
+    assert "+# x86_64: openssl-libs-3.0.22-1~deb12u2.oe2403.x86_64" in captured.out  # diff
+    assert "libssl.so" not in after and "deb12u1" not in after
     doc = yaml.safe_load(after)
     assert "libs" not in doc["slices"] and "core" in doc["slices"]
-    assert "/usr/lib/*-linux-gnu/libssl.so.*" in doc["slices"]["core"]["contents"]["common"]
     assert "# the crypto runtime, keep it small" in after
     assert "openssl-libs_copyright  # hand comment" in after
-    # Now complete: a second run changes nothing, byte for byte, and --check says 0.
+    # Now current: a second run changes nothing, byte for byte, and --check says 0.
     assert _propose(sample_mirror, cache, "openssl-libs", "--sdf-dir", str(sdf_dir),
                     "--check") == 0
     assert _propose(sample_mirror, cache, "openssl-libs", "--sdf-dir", str(sdf_dir)) == 0
     assert sdf.read_text() == after
     assert capsys.readouterr().out == ""
+    assert main(["check", str(sdf_dir), "--mirror", sample_mirror, "--cache-dir", cache]) == 0
 
 
 def test_untouched_sdf_round_trips(sample_mirror: str, cache: str, tmp_path: Path,
