@@ -112,6 +112,9 @@ class ElfInfo:
     versions_defined: tuple[str, ...] = ()
     is_static: bool = False  # no PT_DYNAMIC: a statically linked executable or object
     error: str | None = None  # "broken ELF: <why>"; never raised, always recorded
+    # Absolute paths named by whole strings of .rodata (``/usr/lib/ssl/ct_log_list.cnf``,
+    # glibc's ``/etc/nsswitch.conf``): files the object may open at run time. Sorted.
+    paths: tuple[str, ...] = ()
 
     @property
     def is_pie_or_shared(self) -> bool:

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from sdfgen.checks.findings import Finding, Severity
 from sdfgen.rpm.session import PackageSource
-from sdfgen.sdf.model import Sdf
+from sdfgen.sdf.globs import matches
+from sdfgen.sdf.model import Sdf, patterns_for
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,13 @@ def finding(ids: dict[str, Severity], finding_id: str, sdf: Sdf, line: int | Non
 def on_arches(arches: list[str]) -> str:
     """" (on x86_64, aarch64)" for messages about some arches."""
     return f" (on {', '.join(arches)})"
+
+
+def selecting_slices(universe: dict[str, Sdf], package: str, path: str,
+                     arch: str) -> list[str]:
+    """The slices of ``package``'s SDF in ``universe`` that select ``path`` on ``arch``."""
+    sdf = universe.get(package)
+    if sdf is None:
+        return []
+    return [name for name, slice_def in sdf.slices.items()
+            if any(matches(rule.pattern, path) for rule in patterns_for(slice_def, arch))]

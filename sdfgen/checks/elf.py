@@ -11,7 +11,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 
-from sdfgen.checks.base import CheckContext, finding, on_arches
+from sdfgen.checks.base import CheckContext, finding, on_arches, selecting_slices
 from sdfgen.checks.deps import closure
 from sdfgen.checks.findings import Finding, Severity
 from sdfgen.facts import ElfInfo, FileKind, RpmPackage
@@ -46,15 +46,6 @@ def _provider_files(providers: tuple[RpmPackage, ...], soname: str) -> list[tupl
                     entry.elf is not None and entry.elf.soname == soname):
                 files.append((rpm.name, entry.path))
     return files
-
-
-def _selecting_slices(universe: dict[str, Sdf], package: str, path: str,
-                      arch: str) -> list[str]:
-    sdf = universe.get(package)
-    if sdf is None:
-        return []
-    return [name for name, slice_def in sdf.slices.items()
-            if any(matches(rule.pattern, path) for rule in patterns_for(slice_def, arch))]
 
 
 def _check_sdf(context: CheckContext, universe: dict[str, Sdf], sdf: Sdf) -> Iterator[Finding]:
@@ -93,7 +84,7 @@ def _check_sdf(context: CheckContext, universe: dict[str, Sdf], sdf: Sdf) -> Ite
                     continue
                 covering = [(pkg, path) for pkg, path in files
                             if any((pkg, s) in reach
-                                   for s in _selecting_slices(universe, pkg, path, arch))]
+                                   for s in selecting_slices(universe, pkg, path, arch))]
                 if covering:
                     continue
                 key = (name, soname, "needed-not-in-closure",
@@ -119,7 +110,7 @@ def _suggestion(universe: dict[str, Sdf], own: str, files: list[tuple[str, str]]
                 arch: str) -> str:
     refs: list[str] = []
     for pkg, path in files:
-        for slice_name in _selecting_slices(universe, pkg, path, arch):
+        for slice_name in selecting_slices(universe, pkg, path, arch):
             ref = f"{pkg}_{slice_name}"
             if ref not in refs:
                 refs.append(ref)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sdfgen.checks import deps, elf, paths, schema, splitter
+from sdfgen.checks import deps, elf, paths, runtime, schema, splitter
 from sdfgen.checks.base import CheckContext
 from sdfgen.checks.findings import Finding, Severity
 from sdfgen.errors import PackageNotFoundError, SdfgenError
@@ -22,7 +22,7 @@ from sdfgen.rpm.needed import capability_for
 from sdfgen.rpm.session import PackageSource, Session
 from sdfgen.sdf.model import Sdf, SdfError, load_sdf
 
-CHECKS = (schema, deps, paths, elf, splitter)  # run order
+CHECKS = (schema, deps, paths, elf, runtime, splitter)  # run order
 SEVERITIES: dict[str, Severity] = {}
 for _module in CHECKS:
     SEVERITIES.update(_module.IDS)
@@ -99,6 +99,7 @@ class SessionPackages:
         self.session = session
         self._packages: dict[tuple[str, str], RpmPackage | None] = {}
         self._providers: dict[tuple[str, str], tuple[RpmPackage, ...]] = {}
+        self._owners: dict[tuple[str, str], tuple[RpmPackage, ...]] = {}
 
     def package(self, arch: str, name: str) -> RpmPackage | None:
         """The newest ``name`` on ``arch``, read with ELF facts; None if absent."""
@@ -120,6 +121,17 @@ class SessionPackages:
             metas = self.session.repository(arch).whatprovides(capability)
             self._providers[key] = tuple(self.session.read(arch, meta) for meta in metas)
         return self._providers[key]
+
+
+    def owners(self, arch: str, path: str) -> tuple[RpmPackage, ...]:
+        """The packages whose file lists hold ``path`` (read without ELF facts unless
+        already read in full)."""
+        key = (arch, path)
+        if key not in self._owners:
+            metas = self.session.repository(arch).whatprovides(path)
+            self._owners[key] = tuple(self.session.read(arch, meta, elf=False)
+                                      for meta in metas)
+        return self._owners[key]
 
 
 def _line_of(message: str) -> int:

@@ -1,4 +1,5 @@
-"""ELF facts for dependency analysis: class, machine, interpreter, dynamic tags, versions.
+"""ELF facts for dependency analysis: class, machine, interpreter, dynamic tags, versions,
+and the absolute paths the object's read-only strings name.
 
 This is the only module that imports pyelftools; it turns an ELF object into a frozen
 ``facts.ElfInfo``. A truncated or malformed object never raises: real repositories
@@ -9,6 +10,8 @@ not stop the analysis of a package, so the failure is recorded in ``ElfInfo.erro
 from __future__ import annotations
 
 import io
+import posixpath
+import re
 import struct
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, TypeVar
@@ -26,9 +29,19 @@ ELF_MAGIC = b"\x7fELF"
 VER_FLG_BASE = 0x1  # the verdef entry that names the object itself, not a version
 DF_1_PIE = 0x08000000
 PT_DYNAMIC, PT_INTERP = 2, 3
-SHT_DYNAMIC, SHT_GNU_VERDEF, SHT_GNU_VERNEED = 6, 0x6FFFFFFD, 0x6FFFFFFE
+SHT_PROGBITS, SHT_DYNAMIC, SHT_GNU_VERDEF, SHT_GNU_VERNEED = 1, 6, 0x6FFFFFFD, 0x6FFFFFFE
 # Versions are capped so a corrupt table with a huge count cannot spin for long.
 MAX_VERSIONS = 100_000
+# A whole NUL-terminated string of .rodata that is an absolute path below a directory
+# packages ship files in: what a program may open by name (OPENSSLDIR's files, glibc's
+# /etc/nsswitch.conf, gconv-modules.cache). Strings with printf or glob characters
+# ("/usr/share/locale/%L/...") are templates, not paths, and never match.
+# (A leading NUL literal lets the regex engine skip ahead; the section gets one prepended.)
+_RODATA_PATH = re.compile(
+    rb"\x00(/(?:usr|etc|lib|lib32|lib64|opt|var|bin|sbin)/"
+    rb"[A-Za-z0-9_.+@,=~/-]{1,240})(?=\x00)")
+MAX_RODATA_BYTES = 64 * 1024 * 1024  # a larger .rodata is read no further than this
+MAX_PATHS = 4096  # per object
 
 
 def is_elf(head: bytes) -> bool:
@@ -72,11 +85,16 @@ def _read(stream: BinaryIO) -> ElfInfo:
     dynamic: DynamicSection | DynamicSegment | None = None
     verneed: GNUVerNeedSection | None = None
     verdef: GNUVerDefSection | None = None
+    paths: tuple[str, ...] = ()
     for index, sh_type in enumerate(_header_types(elf, stream, "e_shoff", "e_shentsize",
                                                   elf.num_sections())):
-        if sh_type not in (SHT_DYNAMIC, SHT_GNU_VERNEED, SHT_GNU_VERDEF):
+        if sh_type not in (SHT_PROGBITS, SHT_DYNAMIC, SHT_GNU_VERNEED, SHT_GNU_VERDEF):
             continue
         section = elf.get_section(index)
+        if sh_type == SHT_PROGBITS:
+            if section.name == ".rodata" and not paths:
+                paths = _rodata_paths(stream, section["sh_offset"], section["sh_size"])
+            continue
         if isinstance(section, DynamicSection) and dynamic is None:
             dynamic = section
         elif isinstance(section, GNUVerNeedSection):
@@ -142,7 +160,27 @@ def _read(stream: BinaryIO) -> ElfInfo:
         versions_needed=tuple(versions_needed),
         versions_defined=tuple(versions_defined),
         is_static=is_static,
+        paths=paths,
     )
+
+
+def _rodata_paths(stream: BinaryIO, offset: int, size: int) -> tuple[str, ...]:
+    """The absolute paths named by whole strings of the section at ``offset``, sorted.
+
+    Only whole strings count: one that merely ends in a path (``"OPENSSLDIR: /x"``) is
+    a message; a path with an empty, ``.`` or ``..`` component names nothing certain.
+    """
+    stream.seek(offset)
+    data = b"\x00" + stream.read(min(size, MAX_RODATA_BYTES))
+    found: set[str] = set()
+    for match in _RODATA_PATH.finditer(data):
+        text = match.group(1).decode("ascii")
+        if text.endswith("/") or posixpath.normpath(text) != text:
+            continue
+        found.add(text)
+        if len(found) >= MAX_PATHS:
+            break
+    return tuple(sorted(found))
 
 
 def _header_types(elf: ELFFile, stream: BinaryIO, offset_field: str, size_field: str,

@@ -49,7 +49,7 @@ from sdfgen.facts import (
 from sdfgen.repo.cache import CacheDir, checked_checksum
 
 # Bump when the facts change meaning in a way the module sources below do not show.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: ElfInfo.paths (absolute paths of .rodata)
 FORMAT = "sdfgen-facts"
 # Modules whose code decides the facts, and the libraries they use.
 _ANALYSIS_MODULES = ("facts.py", "rpm/reader.py", "rpm/payload.py", "rpm/cpio.py",
@@ -212,7 +212,7 @@ def _elf(e: ElfInfo) -> list[Any]:
     return [e.elf_class, e.machine, e.elf_type, e.interpreter, e.soname, list(e.needed),
             list(e.rpath), list(e.runpath),
             [[v.library, v.version] for v in e.versions_needed],
-            list(e.versions_defined), e.is_static, e.error]
+            list(e.versions_defined), e.is_static, e.error, list(e.paths)]
 
 
 # -- decoding: the same rows back, type-checked where a wrong type would spread ------------
@@ -262,7 +262,7 @@ def _decode_file(row: list[Any], flag_sets: dict[tuple[str, ...], frozenset[File
 
 def _decode_elf(row: list[Any]) -> ElfInfo:
     (elf_class, machine, elf_type, interpreter, soname, needed, rpath, runpath,
-     versions_needed, versions_defined, is_static, error) = row
+     versions_needed, versions_defined, is_static, error, paths) = row
     return ElfInfo(
         elf_class=_int(elf_class), machine=_str(machine), elf_type=_str(elf_type),
         interpreter=_opt_str(interpreter), soname=_opt_str(soname),
@@ -271,7 +271,8 @@ def _decode_elf(row: list[Any]) -> ElfInfo:
         versions_needed=tuple(SymbolVersion(_str(lib), _str(ver))
                               for lib, ver in versions_needed),
         versions_defined=tuple(_str(v) for v in versions_defined),
-        is_static=bool(is_static), error=_opt_str(error))
+        is_static=bool(is_static), error=_opt_str(error),
+        paths=tuple(_str(p) for p in paths))
 
 
 def _str(value: Any) -> str:

@@ -88,6 +88,7 @@ def _file_json(entry: PackageFile) -> dict[str, Any]:
                 {"library": v.library, "version": v.version} for v in info.versions_needed
             ],
             "versions_defined": list(info.versions_defined),
+            "paths": list(info.paths),
         }
     return {
         "path": entry.path,

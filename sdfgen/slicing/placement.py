@@ -4,8 +4,8 @@ A path present on every arch goes to ``common``; an arch-only path to its arch's
 ``extra``. Globs are synthesised only where they cover variation:
 
 - a multiarch triplet (``/usr/lib/x86_64-linux-gnu/libssl.so.3`` and its aarch64 twin ->
-  ``/usr/lib/*-linux-gnu/libssl.so.3`` in ``common``), only when it pairs paths of two
-  or more arches;
+  ``/usr/lib/*-linux-gnu/libssl.so.3`` in ``common``; in a file name too, as Python's
+  ``_ssl.cpython-311-*-linux-gnu.so``), only when it pairs paths of two or more arches;
 - a whole directory tree the slice owns (``/usr/lib/*-linux-gnu/gconv/**``, tzdata's
   ``/usr/share/zoneinfo/Africa/**``): every file below it on every arch is meant for the
   slice, there are at least DIR_GLOB_MIN of them, and it is not a shared library, bin or
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from sdfgen.sdf.globs import Reading, is_glob, literal_head, matcher
 
 _TRIPLET = re.compile(r"(?<=/)[a-z0-9_]+-linux-gnu[a-z0-9_]*(?=/|$)")
+_NAME_TRIPLET = re.compile(r"(?<=-)[a-z0-9_]+-linux-gnu[a-z0-9_]*(?=\.)")
 _VERSIONED = re.compile(r"^((?:lib|ld-)[^/]*?\.so)\.\d[\w.]*$")
 DIR_GLOB_MIN = 8
 # Directories never globbed whole: what they hold is shared by many packages and slices.
@@ -101,6 +102,9 @@ def _candidates(path: str, fold_triplet: bool) -> Iterator[tuple[str, str]]:
         yield f"{directory}/{versioned.group(1)}.*", "version"
     if folded_dir != directory:
         yield f"{folded_dir}/{name}", "arch"
+    folded_name = _NAME_TRIPLET.sub("*-linux-gnu", name) if fold_triplet else name
+    if folded_name != name:
+        yield f"{folded_dir}/{folded_name}", "arch"
 
 
 def _escaped_literal(path: str, lists: Mapping[str, PathIndex]) -> str:

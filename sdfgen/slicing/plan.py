@@ -13,7 +13,13 @@ three sub-slicings the corpus does for large packages:
   ``getent`` should not get ``localedef``;
 - many data files below one directory with several sub-directories (tzdata's zoneinfo)
   are split per sub-directory (``africa``, ``america``, ...); files directly in that
-  directory go to ``base`` unless they are symlinks into a sub-directory.
+  directory go to ``base`` unless they are symlinks into a sub-directory;
+- heavy optional Python extension modules get slices of their own
+  (:mod:`sdfgen.slicing.layout`).
+
+Names derived from file names carry no version (``python3.11`` -> ``python3``; the
+symlink ``python3`` and its target then share the slice). Test suites, environment
+templates and Windows-only files of a language's tree are left out whatever their role.
 
 Entries the builder refuses (:func:`sdfgen.slicing.sliceable.refusal`: an unsafe path,
 a device node or fifo, a symlink above the root) are left out with that reason, never
@@ -35,6 +41,8 @@ from sdfgen.facts import FileKind, PackageFile
 from sdfgen.roles.features import PackageContext, package_context
 from sdfgen.roles.labels import Role
 from sdfgen.roles.model import Decision
+from sdfgen.slicing.layout import REASONS as LAYOUT_REASONS
+from sdfgen.slicing.layout import extension_slice, not_for_runtime, unversioned
 from sdfgen.slicing.sliceable import refusal
 
 # How the caller decides a file's role: roles.model.classify with or without the model,
@@ -84,7 +92,7 @@ class FileChoice:
     @property
     def comment(self) -> str | None:
         """What a YAML comment says about the decision (None for sure rule decisions)."""
-        if self.decision.source == "model":
+        if self.decision.source in ("model", "opened"):
             return self.decision.reason
         if self.uncertain:
             return f"uncertain: {self.decision.reason}"
@@ -100,6 +108,7 @@ class SlicePlan:
     files: Mapping[str, Mapping[str, PackageFile]]  # arch -> path -> file
     choices: Mapping[str, Mapping[str, FileChoice]]  # arch -> path -> choice
     order: tuple[str, ...]
+    optional: frozenset[str] = frozenset()  # slices an image gets only by naming them
 
     def slice_of(self, arch: str, path: str) -> str | None:
         """The slice of ``path`` on ``arch`` (None: left out or not in the package)."""
@@ -183,6 +192,12 @@ def plan_slices(package: str, files_by_arch: Mapping[str, Sequence[PackageFile]]
                     Role.LEFT_OUT, "rules", f"the builder refuses it: {refused.reason}"),
                     False)
                 continue
+            unneeded = not_for_runtime(path)
+            if unneeded is not None:
+                roles[arch][path] = (Role.LEFT_OUT, Decision(Role.LEFT_OUT, "rules", unneeded),
+                                     False)
+                earlier[path] = (file, roles[arch][path])
+                continue
             decision = decide(path, package, file, context)
             confident = confidence(path, package, file) if confidence else None
             roles[arch][path] = (_role(path, file, decision), decision,
@@ -198,7 +213,34 @@ def plan_slices(package: str, files_by_arch: Mapping[str, Sequence[PackageFile]]
     _break_link_cycles(files, choices)
     used = {c.slice for per_arch in choices.values() for c in per_arch.values() if c.slice}
     order = tuple(sorted(used, key=names.rank))
-    return SlicePlan(package, arches, files, choices, order)
+    return SlicePlan(package, arches, files, choices, order,
+                     frozenset(names.extension_slices))
+
+
+def include_opened(plan: SlicePlan, opened: Sequence[tuple[str, str, str]]) -> SlicePlan:
+    """``plan`` with the package's own left-out files that its ELF objects open by name
+    (``(arch, object, path)``, see :mod:`sdfgen.rpm.opened`) in the opening object's slice.
+
+    Documentation is never opened (:mod:`sdfgen.rpm.opened` skips it); test suites,
+    environment templates, Windows-only files and what the builder refuses stay out.
+    """
+    choices = {arch: dict(per_arch) for arch, per_arch in plan.choices.items()}
+    changed = False
+    for arch, needed_by, path in sorted(opened):
+        per_arch = choices.get(arch, {})
+        opener, target = per_arch.get(needed_by), per_arch.get(path)
+        file = plan.files.get(arch, {}).get(path)
+        if (opener is None or opener.slice is None or target is None
+                or target.slice is not None or file is None or refusal(file) is not None
+                or target.decision.reason in LAYOUT_REASONS):
+            continue
+        reason = f"opened by {posixpath.basename(needed_by)}: a path in its strings"
+        per_arch[path] = FileChoice(path, Role.DATA, Decision(Role.DATA, "opened", reason),
+                                    opener.slice, False)
+        changed = True
+    if not changed:
+        return plan
+    return dataclasses.replace(plan, choices=choices)
 
 
 def _break_link_cycles(files: Mapping[str, Mapping[str, PackageFile]],
@@ -289,6 +331,7 @@ class _SliceNamer:
         self.topic_root = self._topic_root(by_role.get(Role.DATA, set()))
         self.topics: set[str] = set()
         self.bin_slices: set[str] = set()
+        self.extension_slices: set[str] = set()
 
     @staticmethod
     def _plugin_dirs(modules: set[str]) -> dict[str, str]:
@@ -298,7 +341,7 @@ class _SliceNamer:
             match = _PLUGIN_DIR.search(path)
             if match:
                 counts[path[:match.end()]] += 1
-        return {directory: slice_name(posixpath.basename(directory))
+        return {directory: slice_name(unversioned(posixpath.basename(directory)))
                 for directory, count in counts.items() if count >= PLUGIN_DIR_SLICE_MIN}
 
     @staticmethod
@@ -344,9 +387,13 @@ class _SliceNamer:
         """The slice of an included file with ``role``."""
         plugin = self._plugin_slice(path)
         if plugin is not None and role in (Role.MODULES, Role.LIBS, Role.DATA, Role.CONFIG):
+            optional = extension_slice(path)
+            if optional is not None and role in (Role.MODULES, Role.LIBS):
+                self.extension_slices.add(optional)
+                return optional
             return plugin
         if role in (Role.BINS, Role.SCRIPTS) and self.split_bins and _BIN_DIR.search(path):
-            name = slice_name(posixpath.basename(path))
+            name = slice_name(unversioned(posixpath.basename(path)))
             if name in _RESERVED:
                 name += "-bin"
             self.bin_slices.add(name)
@@ -361,6 +408,8 @@ class _SliceNamer:
             return (_ROLE_RANK[name], "")
         if name in self.plugin_dirs.values():
             return (_ROLE_RANK["modules"], name)
+        if name in self.extension_slices:
+            return (_ROLE_RANK["modules"], "~" + name)  # after the directory's own slice
         if name in self.bin_slices:
             return (_ROLE_RANK["bins"], name)
         if name in self.topics:

@@ -2,16 +2,19 @@
 
 Input: per arch the package's files (:class:`ArchFacts`) and its run-time needs
 (:class:`Need`: NEEDED sonames, the ELF interpreter, script interpreters, symlink targets,
-each with the package and file that satisfy it), a :class:`~sdfgen.slicing.plan.SlicePlan`
-for the package, and a ``locate`` callable that names the slice of another package's file
-(from an existing SDF, or from sdfgen's own slicing of that package). Output: a
-:class:`Proposal`: slices with deps (each with why), patterns placed in ``common`` or
-``extra`` (see :mod:`sdfgen.slicing.placement`), the files left out and why, and notes for the
-user ("no SDF for glibc in --sdf-dir; assumed glibc_libs").
+files ELF objects open by name, the library an interpreter starts with
+(:func:`library_needs`), each with the package and file that satisfy it), a
+:class:`~sdfgen.slicing.plan.SlicePlan` for the package, and a ``locate`` callable that
+names the slice of another package's file (from an existing SDF, or from sdfgen's own
+slicing of that package). Output: a :class:`Proposal`: slices with deps (each with why),
+patterns placed in ``common`` or ``extra`` (see :mod:`sdfgen.slicing.placement`), the
+files left out and why, and notes for the user ("no SDF for glibc in --sdf-dir; assumed
+glibc_libs").
 """
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from sdfgen.facts import FileKind, RpmPackage
 from sdfgen.roles.labels import Role
 from sdfgen.sdf.globs import any_matcher
+from sdfgen.slicing.layout import library_dirs
 from sdfgen.slicing.placement import Placement, path_indexes, place
 from sdfgen.slicing.plan import FileChoice, SlicePlan, resolve_link
 from sdfgen.slicing.sliceable import refusal
@@ -31,8 +35,9 @@ class Need:
     """One run-time need of a file and what satisfies it (package None: unresolved)."""
 
     needed_by: str
-    what: str  # a soname, the interpreter path, a script interpreter, a symlink target
-    kind: str  # "NEEDED", "interpreter", "script", "symlink"
+    what: str  # a soname, the interpreter path, a script interpreter, a symlink target,
+    # a path an ELF object names, the library directory an interpreter starts with
+    kind: str  # "NEEDED", "interpreter", "script", "symlink", "opens", "library"
     package: str | None
     path: str | None
 
@@ -130,6 +135,37 @@ def symlink_needs(rpm: RpmPackage) -> tuple[Need, ...]:
     return tuple(needs)
 
 
+def library_needs(plan: SlicePlan, arch: str) -> list[Need]:
+    """An interpreter's need of the library it starts with: ``/usr/bin/python3.11``
+    cannot start without ``encodings`` of ``/usr/lib/python3.11/``. A need of every slice
+    holding that library's code, except slices an image names on purpose (optional
+    extension modules) and executables (which depend on it, not it on them). A directory
+    of data that shares the program's name (``locale``'s ``/usr/lib/locale/``) is none.
+    """
+    choices = plan.choices[arch]
+    paths = sorted(choices)
+    needs: list[Need] = []
+    for path, entry in plan.files[arch].items():
+        if (entry.elf is None or entry.elf.soname or entry.elf.error
+                or not entry.mode & 0o111 or "/bin/" not in path):
+            continue
+        for directory in library_dirs(path):
+            held: dict[str, str] = {}
+            code = False
+            for member in paths[bisect.bisect_left(paths, directory):]:
+                if not member.startswith(directory):
+                    break
+                choice = choices[member]
+                if (choice.slice is not None and choice.slice not in plan.optional
+                        and choice.role not in (Role.BINS, Role.SCRIPTS)):
+                    held.setdefault(choice.slice, member)
+                    code = code or choice.role in (Role.LIBS, Role.MODULES)
+            if code:
+                needs.extend(Need(path, directory, "library", plan.package, member)
+                             for member in held.values())
+    return needs
+
+
 def _reason(need: Need) -> str:
     name = posixpath.basename(need.needed_by)
     if need.kind == "NEEDED":
@@ -138,6 +174,10 @@ def _reason(need: Need) -> str:
         return f"{name} interpreter {need.what}"
     if need.kind == "script":
         return f"{name} script interpreter {need.what}"
+    if need.kind == "opens":
+        return f"opens {need.what} (a path in {need.needed_by})"
+    if need.kind == "library":
+        return f"{name} starts with its library in {need.what}"
     return f"{name} -> {need.what}"
 
 
@@ -155,11 +195,12 @@ def propose(plan: SlicePlan, facts: Sequence[ArchFacts], locate: Locate, *,
     unresolved: dict[str, list[str]] = {}
     slices = []
     indexes = path_indexes(file_lists)  # once: every slice's globs are tried against it
+    skipped = _cyclic_opens(plan, by_arch)
     for name in plan.order:
         members = plan.members(name)
         placements = place(members, indexes, arches, dirs)
         lines = tuple(PathLine(p, _comment(plan, p)) for p in placements)
-        deps = _deps(plan, name, members, by_arch, locate, notes, unresolved)
+        deps = _deps(plan, name, members, by_arch, locate, notes, unresolved, skipped)
         if "copyright" in plan.order and name != "copyright":
             deps = (*deps, ProposedDep(f"{plan.package}_copyright", COPYRIGHT_REASON))
         lines = _anchor_arch_blocks(lines, members, file_lists)
@@ -232,9 +273,55 @@ def _comment(plan: SlicePlan, placement: Placement) -> str | None:
     return comments[0] + (f" (+{len(comments) - 1} more)" if len(comments) > 1 else "")
 
 
+def _cyclic_opens(plan: SlicePlan, by_arch: Mapping[str, ArchFacts]) -> set[Need]:
+    """The package's own opened-path needs that would close a ring of its slices.
+
+    glibc's libc.so.6 names gconv-modules.cache, whose ``gconv`` slice NEEDs libc.so.6:
+    a dep back would be a cycle chisel refuses, and libc works without the cache. Every
+    other kind of need is kept; an opened path is dropped when its target slice already
+    reaches the opening one.
+    """
+    graph: dict[str, set[str]] = {}
+    opens: list[tuple[str, str, str, Need]] = []
+    for arch in plan.arches:
+        choices = plan.choices[arch]
+        for need in by_arch[arch].needs:
+            if need.package != plan.package or need.path is None:
+                continue
+            source, target = plan.slice_of(arch, need.needed_by), plan.slice_of(arch, need.path)
+            if source is None or target is None or source == target:
+                continue
+            if need.kind == "opens":
+                opens.append((source, target, arch, need))
+            elif need.kind != "script" or _runs(choices.get(need.needed_by)):
+                graph.setdefault(source, set()).add(target)
+    skipped: set[Need] = set()
+    for source, target, _arch, need in sorted(opens, key=lambda o: (o[0], o[1], o[2],
+                                                                    o[3].needed_by, o[3].what)):
+        if _reaches(graph, target, source):
+            skipped.add(need)
+        else:
+            graph.setdefault(source, set()).add(target)
+    return skipped
+
+
+def _reaches(graph: Mapping[str, set[str]], start: str, goal: str) -> bool:
+    seen, stack = {start}, [start]
+    while stack:
+        node = stack.pop()
+        if node == goal:
+            return True
+        for nxt in graph.get(node, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return False
+
+
 def _deps(plan: SlicePlan, name: str, members: Mapping[str, set[str]],
           by_arch: Mapping[str, ArchFacts], locate: Locate, notes: list[str],
-          unresolved: dict[str, list[str]]) -> tuple[ProposedDep, ...]:
+          unresolved: dict[str, list[str]], skipped: set[Need] | frozenset[Need] = frozenset()
+          ) -> tuple[ProposedDep, ...]:
     """The slice's deps, merged over arches, each with its reasons."""
     found: dict[str, dict[str, list[str]]] = {}  # ref -> arch -> reasons
     dep_notes: dict[str, str] = {}
@@ -243,6 +330,12 @@ def _deps(plan: SlicePlan, name: str, members: Mapping[str, set[str]],
         for need in sorted(by_arch[arch].needs, key=lambda n: (
                 _rank(choices.get(n.needed_by)), n.needed_by, n.kind, n.what)):
             if need.needed_by not in members[arch]:
+                continue
+            if need in skipped:
+                continue
+            if need.kind == "script" and not _runs(choices.get(need.needed_by)):
+                # Library code with a shebang (the stdlib's base64.py) is imported, not run:
+                # scripts depend on their interpreter, never a library on it.
                 continue
             if need.package is None or need.path is None:
                 unresolved.setdefault(f"{_reason(need)}: no provider found", []).append(arch)
@@ -274,6 +367,11 @@ def _deps(plan: SlicePlan, name: str, members: Mapping[str, set[str]],
         deps.append(ProposedDep(ref, reasons[0], len(reasons) - 1,
                                 () if len(on) == len(plan.arches) else on, dep_notes.get(ref)))
     return tuple(deps)
+
+
+def _runs(choice: FileChoice | None) -> bool:
+    """Whether the file is a program (its shebang then names what runs it)."""
+    return choice is not None and choice.role in (Role.BINS, Role.SCRIPTS)
 
 
 def _rank(choice: FileChoice | None) -> int:

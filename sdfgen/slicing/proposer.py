@@ -2,8 +2,10 @@
 
 :class:`Proposer` holds an open :class:`~sdfgen.rpm.session.Session`, the SDFs of
 ``--sdf-dir`` and the classifier settings. For a package it reads the RPM on every arch,
-resolves ELF needs (``sdfgen.rpm.needed``), script interpreters and symlink targets to the
-providing package and file, and plans the slices; a need met by another package becomes
+resolves ELF needs (``sdfgen.rpm.needed``), script interpreters, symlink targets (in the
+package or another one) and the shipped files its ELF objects name
+(``sdfgen.rpm.opened``) to the providing package and file, adds an interpreter's need of
+the library it starts with, and plans the slices; a need met by another package becomes
 a dep on the slice of that package that holds the file: from its SDF in ``--sdf-dir``
 when there is one, else from sdfgen's own slicing of that package (planned once and
 cached; the proposal then notes the assumption).
@@ -21,10 +23,19 @@ from sdfgen.roles.features import PackageContext
 from sdfgen.roles.model import Decision, RoleModel, classify, default_model
 from sdfgen.roles.rules import classify_by_rules
 from sdfgen.rpm.needed import resolve_package
+from sdfgen.rpm.opened import link_target, opened_paths
 from sdfgen.rpm.session import Session
 from sdfgen.sdf.model import Sdf, load_sdf_dir, slice_of_path
-from sdfgen.slicing.plan import SlicePlan, plan_slices
-from sdfgen.slicing.proposal import ArchFacts, Located, Need, Proposal, propose, symlink_needs
+from sdfgen.slicing.plan import SlicePlan, include_opened, plan_slices
+from sdfgen.slicing.proposal import (
+    ArchFacts,
+    Located,
+    Need,
+    Proposal,
+    library_needs,
+    propose,
+    symlink_needs,
+)
 
 
 class Proposer:
@@ -40,6 +51,7 @@ class Proposer:
         self._plans: dict[str, SlicePlan] = {}
         self.proposing: frozenset[str] = frozenset()  # names propose_names will read
         self._rpms: dict[tuple[str, str], RpmPackage | None] = {}
+        self._owners: dict[tuple[str, str], tuple[RpmPackage, ...]] = {}
 
     # -- classification -----------------------------------------------------------------
 
@@ -82,21 +94,63 @@ class Proposer:
         """sdfgen's slicing of ``name`` on every arch where it exists (cached)."""
         if name not in self._plans:
             rpms = self.rpms(name)
-            self._plans[name] = plan_slices(
+            plan = plan_slices(
                 name, {arch: rpm.files for arch, rpm in rpms.items()}, self.decide,
                 None if self.use_model else self._confidence)
+            # Own files its objects open by name: no repository lookup needed for those.
+            opened = [(arch, item.needed_by, item.path) for arch, rpm in rpms.items()
+                      for item in opened_paths(rpm, lambda path: ())]
+            self._plans[name] = include_opened(plan, opened)
         return self._plans[name]
 
     # -- needs and their slices ------------------------------------------------------------
 
     def needs(self, arch: str, rpm: RpmPackage) -> tuple[Need, ...]:
-        """ELF, script and symlink needs of ``rpm``'s files on ``arch``."""
+        """ELF, script, symlink and opened-path needs of ``rpm``'s files on ``arch``."""
         needs = [Need(row.needed_by, row.soname, "interpreter" if row.interpreter else "NEEDED",
                       row.package, row.path)
                  for row in resolve_package(self.session, arch, rpm, self._lazy_provider)]
         needs.extend(self._script_needs(arch, rpm))
         needs.extend(symlink_needs(rpm))
+        needs.extend(self._foreign_link_needs(arch, rpm))
+        for opened in opened_paths(rpm, lambda path: self.owners(arch, path)):
+            first = opened.files[0]
+            needs.append(Need(opened.needed_by, opened.path, "opens", first.package,
+                              first.path))
+            # The files a symlink leads to: an SDF of the link's package need not say so.
+            for hop in opened.files[1:]:
+                needs.append(Need(opened.needed_by, f"{opened.path} -> {hop.path}", "opens",
+                                  hop.package, hop.path))
         return tuple(needs)
+
+    def owners(self, arch: str, path: str) -> tuple[RpmPackage, ...]:
+        """The packages of ``arch``'s repositories whose file lists hold ``path`` (read
+        without ELF facts unless already read in full); cached."""
+        key = (arch, path)
+        if key not in self._owners:
+            repository = self.session.repository(arch)
+            self._owners[key] = tuple(self.session.read(arch, meta, elf=False)
+                                      for meta in repository.whatprovides(path))
+        return self._owners[key]
+
+    def _foreign_link_needs(self, arch: str, rpm: RpmPackage) -> list[Need]:
+        """A symlink into another package is a need of the slice holding the file it names
+        (a directory target is made by whichever slice ships the link)."""
+        own = {f.path for f in rpm.files}
+        needs = []
+        for entry in rpm.files:
+            if entry.kind is not FileKind.SYMLINK or not entry.link_target:
+                continue
+            target = link_target(entry.path, entry.link_target)
+            if target in own:
+                continue
+            for owner in self.owners(arch, target):
+                found = next((f for f in owner.files if f.path == target), None)
+                if found is not None and found.kind is not FileKind.DIR:
+                    needs.append(Need(entry.path, entry.link_target, "symlink", owner.name,
+                                      target))
+                    break
+        return needs
 
     def _lazy_provider(self, name: str) -> bool:
         """Whether a provider may be read for its sonames only: not when its slices come
@@ -159,7 +213,9 @@ class Proposer:
         """The proposal for package ``name`` on every arch where it exists."""
         rpms = self.rpms(name)
         plan = self.plan(name)
-        facts = [ArchFacts(arch, rpm, self.needs(arch, rpm)) for arch, rpm in rpms.items()]
+        facts = [ArchFacts(arch, rpm, (*self.needs(arch, rpm),
+                                       *library_needs(plan, arch)))
+                 for arch, rpm in rpms.items()]
         proposal = propose(plan, facts, self.locate, model=self.use_model)
         missing = [arch for arch in self.session.arches if arch not in rpms]
         if missing:

@@ -144,3 +144,30 @@ def test_object_without_section_headers(objects: dict[str, Path]) -> None:
     assert info.runpath == ("$ORIGIN/../lib",)
     assert info.interpreter == "/lib64/ld-linux-x86-64.so.2"
     assert info.versions_needed == ()
+
+
+PATHS_SOURCE = """\
+#include <stdio.h>
+#include <string.h>
+static const char *names[] = {
+    "/etc/widget/widget.conf", "/usr/share/widget/%s.dat", "/usr/lib/../etc/x",
+    "/etc/widget/", "/tmp/widget.sock", "OPENSSLDIR: /etc/widget", "/usr/lib/widget",
+};
+int main(int argc, char **argv) {
+    return puts(names[argc % 7]) + (int)strlen(argv[0]);
+}
+"""
+
+
+def test_rodata_paths_are_whole_absolute_paths(tmp_path: Path) -> None:
+    """Only whole .rodata strings that are clean absolute paths below the directories
+    packages ship count: no templates, no '..', no trailing '/', no /tmp, no messages."""
+    app = compile_c(tmp_path / "widget", PATHS_SOURCE, "-O2")
+    elf = read_elf(app.read_bytes())
+    assert elf is not None and elf.error is None
+    assert "/etc/widget/widget.conf" in elf.paths
+    assert "/usr/lib/widget" in elf.paths
+    for not_a_path in ("/usr/share/widget/%s.dat", "/usr/lib/../etc/x", "/etc/widget/",
+                       "/tmp/widget.sock", "/etc/widget"):
+        assert not_a_path not in elf.paths
+    assert list(elf.paths) == sorted(elf.paths)

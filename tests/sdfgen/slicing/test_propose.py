@@ -65,8 +65,15 @@ def test_openssl_libs(sample_mirror: str, cache: str, tmp_path: Path,
     assert doc["deps"] == ["openssl-libs_copyright"]
     assert list(doc["slices"]) == ["libs", "copyright"]
     libs = doc["slices"]["libs"]
-    assert libs["deps"] == ["glibc_libs", "openssl-libs_copyright"]
+    # libcrypto names OPENSSLDIR's files (/usr/lib/ssl/cert.pem, a symlink to the CA
+    # bundle): deps on the slices that hold them, each saying why.
+    assert libs["deps"] == ["ca-certificates_config", "glibc_libs", "openssl_data",
+                            "openssl-libs_copyright"]
     assert "- glibc_libs  # libcrypto.so.3 NEEDED libc.so.6" in text
+    assert ("- openssl_data  # opens /usr/lib/ssl/cert.pem (a path in "
+            "/usr/lib/x86_64-linux-gnu/libcrypto.so.3)") in text
+    assert ("- ca-certificates_config  # opens /usr/lib/ssl/cert.pem -> "
+            "/etc/ssl/certs/ca-certificates.crt (a path in ") in text
     for arch in ARCHES:
         lib_dir = f"/usr/lib/{TRIPLET[arch]}"
         patterns = _applies(libs, arch)
@@ -173,14 +180,39 @@ def _hand_edited(text: str) -> str:
                                   "openssl-libs_copyright  # hand comment\n", 1)
 
 
+# openssl's configuration alone (its bins would depend on the openssl-libs slice the
+# test renames).
+OPENSSL_CONFIG = """\
+package: openssl
+deps:
+  - openssl_copyright
+slices:
+  config:
+    deps:
+      - ca-certificates_bundle
+      - openssl_copyright
+    contents:
+      common:
+        /etc/ssl/openssl.cnf:
+        /usr/lib/ssl/*:
+  copyright:
+    contents:
+      common:
+        /usr/share/licenses/openssl/*:
+"""
+
+
 def test_update_keeps_the_human_work(sample_mirror: str, cache: str, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     """Issue 11: a path or slice the reviewer removed never comes back; a pattern that
     selects nothing is reported, and a result check would reject is not written."""
     sdf_dir = tmp_path / "sdfs"
     sdf_dir.mkdir()
-    # The provider's SDF is there too: the result must pass check, deps and all.
-    shutil.copy(SAMPLES / "glibc.yaml", sdf_dir)
+    # The providers' SDFs are there too: the result must pass check, deps and all
+    # (libcrypto's OPENSSLDIR files come from openssl and ca-certificates).
+    for provider in ("glibc", "ca-certificates"):
+        shutil.copy(SAMPLES / f"{provider}.yaml", sdf_dir)
+    (sdf_dir / "openssl.yaml").write_text(OPENSSL_CONFIG)
     sdf = sdf_dir / "openssl-libs.yaml"
     assert _propose(sample_mirror, cache, "openssl-libs", "--sdf-dir", str(sdf_dir)) == 0
     capsys.readouterr()
@@ -245,7 +277,8 @@ def test_check_new_file(sample_mirror: str, cache: str, tmp_path: Path) -> None:
     assert _propose(sample_mirror, cache, "zlib", "-o", str(out), "--check") == 0
 
 
-def test_all_packages_and_every_glob(sample_mirror: str, cache: str, tmp_path: Path) -> None:
+def test_all_packages_and_every_glob(sample_mirror: str, cache: str, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
     """--all writes one valid SDF per package; every glob that any of them holds selects
     exactly its slice's files, the same under splitter's and chisel's reading."""
     out = tmp_path / "all"
@@ -282,8 +315,11 @@ def test_all_packages_and_every_glob(sample_mirror: str, cache: str, tmp_path: P
                         chosen |= set(placement.paths(arch))
                     assert chosen == members[arch], (name, slice_.name, arch)
     assert globs_checked > 100
-    # ... and the whole proposed release passes sdfgen check against the repository.
+    # ... and the whole proposed release passes sdfgen check against the repository,
+    # every file a program opens by name within its slice's closure.
+    capsys.readouterr()
     assert main(["check", str(out), "--mirror", sample_mirror, "--cache-dir", cache]) == 0
+    assert "opened-not-in-closure" not in capsys.readouterr().out
 
 
 def test_placement_refuses_globs_that_overreach() -> None:
@@ -321,3 +357,44 @@ def test_bad_input(args: list[str], message: str, sample_mirror: str, cache: str
                    capsys: pytest.CaptureFixture[str]) -> None:
     assert _propose(sample_mirror, cache, *args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_python3_runs_from_its_interpreter_slice(sample_mirror: str, cache: str,
+                                                 tmp_path: Path) -> None:
+    """Issue 9: the interpreter's slice depends on the standard library it starts with,
+    never the reverse; heavy optional extension modules are slices of their own; test
+    suites and environment templates are left out; no slice name carries a version."""
+    out = tmp_path / "python3.yaml"
+    assert _propose(sample_mirror, cache, "python3", "-o", str(out)) == 0
+    text = out.read_text()
+    doc = yaml.safe_load(text)
+    slices = doc["slices"]
+    assert not [name for name in slices if any(c.isdigit() for c in name.split("3", 1)[-1])]
+    assert {"python3", "pydoc3", "pdb3", "lib-dynload", "dbm", "nis", "curses", "readline",
+            "test-modules"} <= set(slices)
+    interpreter = slices["python3"]
+    for arch in ARCHES:
+        patterns = _applies(interpreter, arch)
+        assert _selected(patterns, "/usr/bin/python3")
+        assert _selected(patterns, "/usr/bin/python3.11")
+    assert {"python3_libs", "python3_lib-dynload"} <= set(interpreter["deps"])
+    assert ("- python3_libs  # python3.11 starts with its library in /usr/lib/python3.11/"
+            in text)
+    # Library code with a shebang (base64.py) is imported, not run: no dep back.
+    assert "python3_python3" not in slices["libs"]["deps"]
+    assert "python3_python3" in slices["pydoc3"]["deps"]
+    selected = {name: _applies(slice_, "x86_64") for name, slice_ in slices.items()}
+    dynload = "/usr/lib/python3.11/lib-dynload/{}.cpython-311-x86_64-linux-gnu.so"
+    for module, slice_ in (("_ssl", "lib-dynload"), ("_sqlite3", "lib-dynload"),
+                           ("_dbm", "dbm"), ("nis", "nis"), ("_curses", "curses"),
+                           ("readline", "readline"), ("_testcapi", "test-modules")):
+        assert [n for n, p in selected.items() if _selected(p, dynload.format(module))] == [
+            slice_], module
+    # The optional modules' libraries come only with their slices.
+    assert "libdb_libs" not in slices["lib-dynload"]["deps"]
+    assert "libdb_libs" in slices["dbm"]["deps"]
+    for left_out in ("/usr/lib/python3.11/test/support/__init__.py",
+                     "/usr/lib/python3.11/test/regrtest.py",
+                     "/usr/lib/python3.11/venv/scripts/common/activate"):
+        assert not [n for n, p in selected.items() if _selected(p, left_out)], left_out
+    assert "#   test suite (not needed at run time):" in text
