@@ -1,9 +1,9 @@
-"""The ``builder`` command line: ``builder build``, ``builder smoke`` and ``builder trace``.
+"""The ``builder`` command line: ``builder build``, ``smoke``, ``trace`` and ``probe``.
 
-Thin: parse options, call ``builder.build`` / ``builder.smokecheck`` / ``builder.trace``,
-print. Exit codes live here and only here: 0 success, 1 a smoke check failed, 2 the
-command could not do its job (bad Distrofile or SDF, unreachable repository, corrupt RPM);
-every SdfgenError becomes one ``error: ...`` line.
+Thin: parse options, call ``builder.build`` / ``builder.smokecheck`` / ``builder.trace`` /
+``builder.probefix``, print. Exit codes live here and only here: 0 success, 1 a smoke
+check or a probe failed, 2 the command could not do its job (bad Distrofile or SDF,
+unreachable repository, corrupt RPM); every SdfgenError becomes one ``error: ...`` line.
 """
 
 from __future__ import annotations
@@ -202,6 +202,66 @@ def trace_command(
         typer.echo(json.dumps(trace_json(str(image), traces), indent=2))
     else:
         typer.echo("\n\n".join(render_table(trace) for trace in traces))
+
+
+@app.command("probe")
+def probe_command(
+    packages: Annotated[list[str] | None, typer.Argument(
+        help="Packages whose slices to probe (default: every SDF of --sdf-dir).")] = None,
+    sdf_dir: Annotated[Path, typer.Option(
+        "--sdf-dir", help="Directory of SDFs (e.g. from 'sdfgen propose --all'); a "
+        "probes.yml there adds or overrides probes.")] = Path("."),
+    probes: Annotated[Path | None, typer.Option(
+        "--probes", help="Probes file to use instead of SDF_DIR/probes.yml.")] = None,
+    platform: PlatformOpt = None,
+    trace: Annotated[bool, typer.Option(
+        "--trace", help="Run every probe under strace and report the files a package "
+        "ships that the image lacks, with the slice that holds them.")] = False,
+    fix: Annotated[bool, typer.Option(
+        "--fix", help="With --trace: write the traced deps and paths into the SDFs and "
+        "probe again until nothing new is missing.")] = False,
+    rounds: Annotated[int, typer.Option(
+        "--rounds", help="At most this many probe rounds with --fix.", min=1,
+        max=20)] = 4,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON for tools (schema "
+                                              "builder-probe, see README).")] = False,
+    report_file: Annotated[Path | None, typer.Option(
+        "--report", help="Also write the JSON document to this file.")] = None,
+    release: ReleaseOpt = "24.03-LTS",
+    mirror: MirrorOpt = None,
+    repo: RepoOpt = None,
+    repofile: RepofileOpt = None,
+    cache_dir: CacheOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines.")] = False,
+) -> None:
+    """Run each program's probes in an image of only the slice that holds it, on every
+    platform; exit 1 if a probe fails."""
+    import json
+
+    from builder.platform import AMD64, ARM64
+    from builder.probefix import probe_sdfs
+    from builder.probereport import failed_runs, probe_json, render_table
+    from sdfgen.sdf.probes import load_catalog, user_probes_file
+
+    options = RepoOptions(release=release, mirror=mirror, repos=tuple(repo or ()),
+                          repofiles=tuple(repofile or ()), cache_dir=cache_dir, timeout=timeout)
+    catalog = load_catalog(probes if probes is not None else user_probes_file(sdf_dir))
+
+    def log(message: str) -> None:
+        if not quiet:
+            typer.echo(message, err=True)
+
+    report = probe_sdfs(sdf_dir, tuple(packages or ()), _platforms(platform) or (AMD64, ARM64),
+                        options, catalog, trace=trace or fix, fix=fix, rounds=rounds, log=log)
+    document = json.dumps(probe_json(str(sdf_dir), report), indent=2) + "\n"
+    if report_file is not None:
+        from sdfgen.sdf.document import write_atomic
+
+        write_atomic(report_file, document)
+    typer.echo(document.rstrip("\n") if json_output else render_table(report, fix=fix))
+    if failed_runs(report):
+        raise typer.Exit(1)
 
 
 def main(argv: list[str] | None = None) -> int:
