@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # Debian packages the project needs on the machine; installed only when missing.
 APT_PACKAGES := rpm createrepo-c cpio zstd dpkg gcc g++ make ca-certificates \
   gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static binfmt-support \
-  qemu-system-x86 qemu-system-arm skopeo podman umoci docker.io strace
+  qemu-system-x86 qemu-system-arm skopeo podman umoci docker.io strace graphviz
 SAMPLE_REPO := build/sample-repo
 RELEASE := 24.03-LTS
 

@@ -126,10 +126,12 @@ def _progress() -> ProgressCallback | None:
 
 def _register_commands() -> None:
     from sdfgen.cli.propose import register as register_propose
+    from sdfgen.cli.review import register as register_review
     from sdfgen.cli.sdf import register as register_sdf
 
     register_propose(app)
     register_sdf(app)
+    register_review(app)
 
 
 _register_commands()

@@ -61,12 +61,15 @@ class Move:
 
 @dataclass(frozen=True)
 class SliceSize:
-    """Bytes of the regular files a slice selects on ``arch``, before and after."""
+    """Bytes of the regular files a slice selects on ``arch``, before and after, and how
+    many paths it selects."""
 
     slice: str
     arch: str
     before: int
     after: int
+    files_before: int = 0
+    files_after: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ class SdfDiff:
             "moves": [{"path": m.path, "old_slice": m.old_slice, "new_slice": m.new_slice,
                        "arch": m.arch} for m in self.moves],
             "sizes": [{"slice": z.slice, "arch": z.arch, "before": z.before,
-                       "after": z.after} for z in self.sizes],
+                       "after": z.after, "files_before": z.files_before,
+                       "files_after": z.files_after} for z in self.sizes],
         }
 
 
@@ -199,16 +203,20 @@ def selections(sdf: Sdf, packages: PackageSource, arches: Sequence[str]) -> Sele
 
 
 def selection_changes(result: SdfDiff, old: Sdf, new: Sdf, packages: PackageSource,
-                      arches: tuple[str, ...]) -> SdfDiff:
+                      arches: tuple[str, ...],
+                      new_packages: PackageSource | None = None) -> SdfDiff:
     """``result`` with, per arch and slice, the files selected only after or only before,
-    the files that moved between slices and every slice's size before and after."""
+    the files that moved between slices and every slice's size before and after.
+
+    ``old`` is read against ``packages``, ``new`` against ``new_packages`` (default the
+    same): a review compares each SDF with the build it was written for."""
     old_names = {new_name: old_name for old_name, new_name in result.renamed}
     changes: list[SelectionChange] = []
     moves: list[Move] = []
     sizes: list[SliceSize] = []
     for arch in arches:
         old_files = _payload(packages, arch, old.package)
-        new_files = _payload(packages, arch, new.package)
+        new_files = _payload(new_packages or packages, arch, new.package)
         names = list(new.slices) + [n for n in old.slices
                                     if n not in new.slices and n not in old_names.values()]
         before_of: dict[str, set[str]] = {}
@@ -222,7 +230,8 @@ def selection_changes(result: SdfDiff, old: Sdf, new: Sdf, packages: PackageSour
                 changes.append(SelectionChange(name, arch, tuple(sorted(after - before)),
                                                tuple(sorted(before - after))))
             sizes.append(SliceSize(name, arch, sum(old_files.get(p, 0) for p in before),
-                                   sum(new_files.get(p, 0) for p in after)))
+                                   sum(new_files.get(p, 0) for p in after),
+                                   len(before), len(after)))
         for name in names:
             for path in sorted(before_of[name] - after_of[name]):
                 gainer = next((n for n in names if n != name and path in after_of[n]
@@ -230,6 +239,8 @@ def selection_changes(result: SdfDiff, old: Sdf, new: Sdf, packages: PackageSour
                 if gainer is not None:
                     moves.append(Move(path, old_names.get(name, name), gainer, arch))
     return replace(result, selections=tuple(changes), moves=tuple(moves), sizes=tuple(sizes))
+
+
 def _selected(slice_def: SliceDef | None, arch: str, paths: list[str]) -> set[str]:
     if slice_def is None:
         return set()
@@ -237,11 +248,13 @@ def _selected(slice_def: SliceDef | None, arch: str, paths: list[str]) -> set[st
     return {path for path in paths if any(matches(rule.pattern, path) for rule in rules)}
 
 
-def _fold(path: str) -> str:
+def fold_path(path: str) -> str:
+    """``path`` with an arch triplet read as ``*-linux-gnu`` (one line for both arches)."""
     return _TRIPLET.sub("*-linux-gnu", path)
 
 
-def _on(arches: Sequence[str], every: Sequence[str]) -> str:
+def on_arches(arches: Sequence[str], every: Sequence[str]) -> str:
+    """``arches`` as words: "x86_64 and aarch64" when they are all of ``every``."""
     if len(arches) == len(every) and len(every) > 1:
         return " and ".join(arches) if len(arches) == 2 else ", ".join(arches)
     return ", ".join(arches)
@@ -277,14 +290,14 @@ def _render_moves(moves: Sequence[Move], every: Sequence[str]) -> list[str]:
     grouped: dict[tuple[str, str, str], list[str]] = {}
     shown: dict[tuple[str, str, str], str] = {}
     for move in moves:
-        key = (_fold(move.path), move.old_slice, move.new_slice)
+        key = (fold_path(move.path), move.old_slice, move.new_slice)
         grouped.setdefault(key, []).append(move.arch)
         shown.setdefault(key, move.path)
     out = []
     for key, on in grouped.items():
         path = key[0] if len(on) > 1 else shown[key]
         out.append(f"  moved {path} from slice {key[1]} to slice {key[2]}"
-                   f" (on {_on(on, every)})")
+                   f" (on {on_arches(on, every)})")
     return out
 
 
@@ -292,14 +305,14 @@ def _render_selections(result: SdfDiff, every: Sequence[str]) -> list[str]:
     moved = {(m.arch, m.path) for m in result.moves}
     grouped: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
     for selection in result.selections:
-        added = tuple(_fold(p) for p in selection.added if (selection.arch, p) not in moved)
-        removed = tuple(_fold(p) for p in selection.removed
+        added = tuple(fold_path(p) for p in selection.added if (selection.arch, p) not in moved)
+        removed = tuple(fold_path(p) for p in selection.removed
                         if (selection.arch, p) not in moved)
         if added or removed:
             grouped.setdefault((selection.slice, added, removed), []).append(selection.arch)
     out = []
     for (name, added, removed), on in grouped.items():
-        out.append(f"  {name} on {_on(on, every)}: +{len(added)} -{len(removed)} file(s)")
+        out.append(f"  {name} on {on_arches(on, every)}: +{len(added)} -{len(removed)} file(s)")
         out += [f"      + {path}" for path in added]
         out += [f"      - {path}" for path in removed]
     return out
@@ -315,5 +328,5 @@ def _render_sizes(sizes: Sequence[SliceSize], every: Sequence[str]) -> list[str]
     for (name, before, after), on in grouped.items():
         delta = after - before
         change = f" ({delta:+,})" if delta else " (same)"
-        out.append(f"      {name} on {_on(on, every)}: {before:,} -> {after:,}{change}")
+        out.append(f"      {name} on {on_arches(on, every)}: {before:,} -> {after:,}{change}")
     return out
