@@ -25,8 +25,11 @@ from _mkrepo_catalog import PackageSpec, SampleRepoError
 from sdfgen.facts import Evr
 
 _DOC_PREFIXES = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/info/")
-# rpm expands these in %files paths; a backslash makes them literal.
-_GLOB_CHARS = re.compile(r"([*?\[\]{}\\])")
+# rpm globs %files paths. rpm 4.18 keeps a backslash escape as part of the name when the
+# rest has no glob character (`\[` is then "not found"), so each one is bracketed
+# instead: `[[]` matches exactly `[`, `[*]` exactly `*`. Braces cannot be written: rpm
+# expands them before brackets are read, so names with braces are refused.
+_GLOB_CHARS = re.compile(r"([*?\[\]])")
 
 
 @dataclass(frozen=True)
@@ -157,9 +160,9 @@ def stage(spec: PackageSpec, debs: Sequence[DebFile], license_debs: Sequence[Deb
 
 
 def _quote(path: str) -> str:
-    if '"' in path or "\n" in path:
+    if any(char in path for char in '"\n\\{}'):
         raise SampleRepoError(f"file name {path!r} cannot be written in a spec file")
-    return '"' + _GLOB_CHARS.sub(r"\\\1", path).replace("%", "%%") + '"'
+    return '"' + _GLOB_CHARS.sub(r"[\1]", path).replace("%", "%%") + '"'
 
 
 def file_list(tree: StagedTree) -> list[str]:

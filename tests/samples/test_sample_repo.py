@@ -370,3 +370,35 @@ def test_no_bookworm_source_is_an_error(tmp_path: Path) -> None:
 def test_bad_release_is_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert mkrepo.main(["--out", str(tmp_path / "r"), "--release", "latest"]) == 1
     assert "--release 'latest'" in capsys.readouterr().err
+
+
+def test_glob_characters_in_file_names_reach_the_rpm_literally(tmp_path: Path) -> None:
+    # coreutils ships /usr/bin/[ ; a name like a*b must not also take axb.
+    names = ["[", "a*b", "axb", "q?", "b]", "[x]", "100%"]
+    root = tmp_path / "stage"
+    (root / "usr/bin").mkdir(parents=True)
+    for name in names:
+        (root / "usr/bin" / name).write_text(name)
+    tree = _mkrepo_spec.StagedTree(root=root, conffiles=frozenset(),
+                                   license_dir="/usr/share/licenses/globs")
+    spec = tmp_path / "globs.spec"
+    spec.write_text("\n".join([
+        "%global debug_package %{nil}", "Name: globs", "Version: 1", "Release: 1",
+        "Summary: s", "License: MIT", "BuildArch: noarch", "%description", "d",
+        "%install", f"cp -a '{root}/.' %{{buildroot}}/", "%files",
+        *(line for line in _mkrepo_spec.file_list(tree) if not line.startswith("%dir")),
+    ]) + "\n")
+    built = subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {tmp_path / 'top'}",
+                            str(spec)], capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stderr
+    assert "listed twice" not in built.stderr
+    rpm_file = next((tmp_path / "top" / "RPMS" / "noarch").glob("globs-*.rpm"))
+    listed = subprocess.run(["rpm", "-qlp", str(rpm_file)], capture_output=True, text=True,
+                            check=True).stdout.split("\n")
+    assert sorted(filter(None, listed)) == sorted(f"/usr/bin/{n}" for n in names)
+
+
+@pytest.mark.parametrize("name", ["a\\b", "{x}", 'a"b'])
+def test_names_a_spec_cannot_hold_are_refused(name: str) -> None:
+    with pytest.raises(_mkrepo_catalog.SampleRepoError, match=r"cannot be written"):
+        _mkrepo_spec._quote(f"/usr/bin/{name}")
