@@ -19,8 +19,10 @@ _PT_INTERP = 3
 _MAX_LINKS = 40
 
 
-def resolve_in_root(root: Path, path: str) -> Path | None:
-    """``path`` inside ``root`` with every symlink resolved against ``root``; None if absent."""
+def walk_in_root(root: Path, path: str) -> tuple[list[str], list[str]]:
+    """``path`` inside ``root`` with its symlinks resolved against ``root`` as far as it
+    exists: the parts that exist (none a symlink) and the parts left (empty when the
+    whole path exists; everything from a symlink loop on)."""
     parts = [p for p in path.split("/") if p not in ("", ".")]
     resolved: list[str] = []
     hops = 0
@@ -34,16 +36,22 @@ def resolve_in_root(root: Path, path: str) -> Path | None:
         if candidate.is_symlink():
             hops += 1
             if hops > _MAX_LINKS:
-                return None
+                return resolved, [part, *parts]
             target = os.readlink(candidate)
             if target.startswith("/"):
                 resolved = []
             parts = [p for p in target.split("/") if p not in ("", ".")] + parts
             continue
         if not os.path.lexists(candidate):
-            return None
+            return resolved, [part, *parts]
         resolved.append(part)
-    return root.joinpath(*resolved)
+    return resolved, []
+
+
+def resolve_in_root(root: Path, path: str) -> Path | None:
+    """``path`` inside ``root`` with every symlink resolved against ``root``; None if absent."""
+    resolved, rest = walk_in_root(root, path)
+    return None if rest else root.joinpath(*resolved)
 
 
 def elf_interpreter(path: Path) -> str | None:

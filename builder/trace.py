@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from builder.elfinterp import elf_interpreter, resolve_in_root
+from builder.elfinterp import elf_interpreter, resolve_in_root, walk_in_root
 from builder.errors import BuildError, SmokeSetupError
 from builder.oci_read import unpack_image
 from builder.platform import Platform, parse_platform
@@ -265,29 +265,9 @@ def _script_interpreter(path: Path) -> str | None:
 def _resolve_partial(root: Path, path: str) -> tuple[str, str]:
     """``path`` with the image's symlinks followed as far as it exists, then lexically;
     and the deepest existing directory on the way (both image paths)."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    near = "/"
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = root.joinpath(*resolved, part)
-        if candidate.is_symlink() and hops < 40:
-            hops += 1
-            target = str(candidate.readlink())
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        if not candidate.is_dir() or candidate.is_symlink():
-            return "/" + "/".join([*resolved, part, *parts]), near
-        resolved.append(part)
-        near = "/" + "/".join(resolved)
-    return "/" + "/".join(resolved), near
+    resolved, rest = walk_in_root(root, path)
+    near = resolved if root.joinpath(*resolved).is_dir() else resolved[:-1]
+    return "/" + "/".join([*resolved, *rest]), "/" + "/".join(near)
 
 
 def judge(root: Path, accesses: Iterable[Access],

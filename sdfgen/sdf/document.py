@@ -344,14 +344,19 @@ def add_path(doc: Document, slice_name: str, pattern: str, arch: str | None = No
         _attach_trailing(slice_map, trailing)
 
 
-def _add_path(slice_map: CommentedMap, slice_name: str, pattern: str,
-              arch: str | None) -> bool:
+def _contents_map(slice_map: CommentedMap, slice_name: str,
+                  arch: str | None) -> CommentedMap:
+    """The slice's ``contents.common`` map, or ``contents.extra.linux-ARCH``; made if absent."""
     contents = _map_at(slice_map, "contents", f"slices.{slice_name}")
     if arch is None:
-        target = _map_at(contents, "common", f"slices.{slice_name}.contents")
-    else:
-        extra = _map_at(contents, "extra", f"slices.{slice_name}.contents")
-        target = _map_at(extra, f"linux-{arch}", f"slices.{slice_name}.contents.extra")
+        return _map_at(contents, "common", f"slices.{slice_name}.contents")
+    extra = _map_at(contents, "extra", f"slices.{slice_name}.contents")
+    return _map_at(extra, f"linux-{arch}", f"slices.{slice_name}.contents.extra")
+
+
+def _add_path(slice_map: CommentedMap, slice_name: str, pattern: str,
+              arch: str | None) -> bool:
+    target = _contents_map(slice_map, slice_name, arch)
     if pattern in target:
         return False
     target[pattern] = None
@@ -438,12 +443,7 @@ def insert_path(doc: Document, slice_name: str, pattern: str, arch: str | None =
     slice_map = add_slice(doc, slice_name)
     trailing = _detach_trailing(slice_map)
     try:
-        contents = _map_at(slice_map, "contents", f"slices.{slice_name}")
-        if arch is None:
-            target = _map_at(contents, "common", f"slices.{slice_name}.contents")
-        else:
-            extra = _map_at(contents, "extra", f"slices.{slice_name}.contents")
-            target = _map_at(extra, f"linux-{arch}", f"slices.{slice_name}.contents.extra")
+        target = _contents_map(slice_map, slice_name, arch)
         if pattern in target:
             return False
         keys = list(target.keys())
