@@ -150,7 +150,7 @@ def build_image(distrofile: Distrofile, *, sdf_dir: Path, out: Path, repo: RepoO
             for platform in chosen:
                 t0 = time.monotonic()
                 writer = RootWriter(staging / "rootfs" / platform.machine)
-                cuts = _cut_arch(closure, session, platform.machine, writer, say,
+                cuts = cut_arch(closure, session, platform.machine, writer, say,
                                  headers if rpmdb else None)
                 cut_by_platform[platform] = (writer, cuts, time.monotonic() - t0)
         all_cuts = [pair for _, cuts, _ in cut_by_platform.values() for pair in cuts]
@@ -220,9 +220,11 @@ def _env(entries: Sequence[str]) -> tuple[str, ...]:
     return tuple(([DEFAULT_PATH] if "PATH" not in names else []) + list(entries))
 
 
-def _cut_arch(closure: SliceClosure, session: Any, arch: str, writer: RootWriter,
-              say: Log, headers: dict[str, PackageHeader] | None = None
-              ) -> list[tuple[PackageMeta, PackageCut]]:
+def cut_arch(closure: SliceClosure, session: Any, arch: str, writer: RootWriter,
+             say: Log, headers: dict[str, PackageHeader] | None = None
+             ) -> list[tuple[PackageMeta, PackageCut]]:
+    """Cut every package of ``closure`` for ``arch`` into ``writer``: the rootfs step of
+    ``builder build``, also used by ``builder probe`` for its throwaway roots."""
     cuts = []
     for package in closure.packages:
         sdf = closure.sdfs[package]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.basefiles import add_base_files, base_entries
-from builder.build import _cut_arch  # the cut of `builder build`, without its OCI output
+from builder.build import cut_arch  # the cut of `builder build`, without its OCI output
 from builder.closure import resolve_closure
 from builder.errors import BuildError
 from builder.platform import Platform
@@ -144,7 +144,7 @@ def build_rootfs(parts: Sequence[SliceRef], sdfs: Mapping[str, Sdf], session: An
     closure = resolve_closure(parts, sdfs, source="probe image")
     writer = RootWriter(root)
     try:
-        _cut_arch(closure, session, platform.machine, writer, lambda _message: None)
+        cut_arch(closure, session, platform.machine, writer, lambda _message: None)
         add_base_files(writer, base_entries("probe", release), 0)
         writer.finish()
         add_runtime_devices(root)
