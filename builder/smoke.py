@@ -6,9 +6,10 @@ platform and returns a ``SmokeResult``: a failed command is a result with
 dynamic loader's "error while loading shared libraries: libssl.so.3"), not an
 exception. Exceptions (``SmokeSetupError``) mean the run could not be started.
 
-- ``chroot``: the rootfs is copied to a temporary directory and the command runs
-  chrooted there; aarch64 binaries run through binfmt_misc with the F flag, so the
-  emulator comes from the host and every library from the image only.
+- ``chroot``: the command runs chrooted in a scratch copy of the rootfs (an overlay
+  where the machine allows, see ``builder.scratch``); aarch64 binaries run through
+  binfmt_misc with the F flag, so the emulator comes from the host and every library
+  from the image only.
 - ``system``: the rootfs becomes an initramfs with a static harness as init, booted
   under qemu-system-x86_64 / qemu-system-aarch64 with a Debian kernel.
 """
@@ -22,18 +23,20 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from builder.binfmt import ensure_binfmt
 from builder.elfinterp import explain_exec_failure
-from builder.errors import BuildError, SmokeSetupError
+from builder.errors import SmokeSetupError
 from builder.initramfs import build_harness, write_initramfs
 from builder.kernel import debian_kernel
 from builder.oci_read import unpack_image
 from builder.platform import Platform
 from builder.qemu import boot, qemu_argv
+from builder.scratch import scratch_root
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Lines of the command's output worth quoting in a failure reason, best first.
@@ -97,7 +100,7 @@ def smoke(rootfs_or_image: Path, platform: Platform, command: Sequence[str] = ()
         raise SmokeSetupError(f"smoke run of {source}: not a rootfs directory or OCI layout")
     if mode == "chroot" and os.geteuid() != 0:
         raise SmokeSetupError(f"chroot smoke run of {source}: needs root")
-    with tempfile.TemporaryDirectory(prefix="sdfgen-smoke-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sdfgen-smoke-") as tmp, ExitStack() as stack:
         root = Path(tmp) / "rootfs"
         if (source / "oci-layout").is_file():
             config = unpack_image(source, platform, root).config.get("config") or {}
@@ -106,7 +109,7 @@ def smoke(rootfs_or_image: Path, platform: Platform, command: Sequence[str] = ()
             command = tuple(command) or tuple(config.get("Entrypoint") or ()) + tuple(
                 config.get("Cmd") or ())
         elif mode == "chroot":
-            _copy_tree(source, root)
+            root = stack.enter_context(scratch_root(source, Path(tmp) / "scratch"))
         else:
             root = source  # the initramfs writer only reads the tree
         argv = tuple(command)
@@ -127,16 +130,6 @@ def smoke(rootfs_or_image: Path, platform: Platform, command: Sequence[str] = ()
     passed, reason = _judge(run, expect_exit, pattern)
     return SmokeResult(platform, mode, argv, passed, run.exit_code, run.output, run.log,
                        reason, run.seconds)
-
-
-def _copy_tree(source: Path, dest: Path) -> None:
-    """Copy a rootfs with cp -a: keeps symlinks, hard links, devices, owners and modes."""
-    dest.mkdir(parents=True)
-    done = subprocess.run(["cp", "-a", "--", f"{source}/.", str(dest)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        detail = (done.stderr.strip().splitlines() or ["cp failed"])[0]
-        raise BuildError(f"rootfs {source}: cannot copy for the chroot: {detail}")
 
 
 def _run_chroot(root: Path, platform: Platform, argv: tuple[str, ...], env: list[str],

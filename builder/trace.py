@@ -35,8 +35,8 @@ from builder.elfinterp import elf_interpreter, resolve_in_root, walk_in_root
 from builder.errors import BuildError, SmokeSetupError
 from builder.oci_read import unpack_image
 from builder.platform import Platform, parse_platform
+from builder.scratch import scratch_root
 from builder.smoke import DEFAULT_PATH
-from builder.smoke import _copy_tree as copy_tree  # cp -a, as smoke runs copy a rootfs
 from builder.strace import PROCESS_CALLS, Syscall, fd_base, path_of, run_traced
 
 if TYPE_CHECKING:
@@ -152,10 +152,9 @@ def trace_image(source: Path, platform: Platform, command: Sequence[str] = (), *
         if not argv:
             raise SmokeSetupError(f"trace of {source}: no command given and none in the "
                                   "image config")
-        run_root = Path(tmp) / "run"
-        copy_tree(image, run_root)
-        run = run_traced(run_root, platform, argv, list(env or [DEFAULT_PATH]),
-                         workdir or "/", timeout)
+        with scratch_root(image, Path(tmp) / "run") as run_root:
+            run = run_traced(run_root, platform, argv, list(env or [DEFAULT_PATH]),
+                             workdir or "/", timeout)
         accesses, ignored = image_accesses(run.calls, run_root.resolve(), emulated=run.emulated)
         accesses += interpreter_accesses(image, accesses)
         paths = judge(image, accesses, shippers)
