@@ -135,7 +135,8 @@ class PackageFile:
     flags: frozenset[FileFlag] = frozenset()
     link_target: str | None = None  # symlink target as stored; hardlink: the first path
     elf: ElfInfo | None = None  # None: not ELF (or not a regular file)
-    shebang: str | None = None  # interpreter line of a script: "/usr/bin/python3"
+    # a script's interpreter: "/usr/bin/python3"; through env: "/usr/bin/env python3"
+    shebang: str | None = None
     mtime: int = 0
 
 

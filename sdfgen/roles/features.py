@@ -170,7 +170,7 @@ def _fact_features(file: PackageFile | None) -> list[str]:
         out.append(f"soname={file.elf.soname is not None}")
         out.append(f"interp={file.elf.interpreter is not None}")
     if file.shebang:
-        out.append(f"shebang={file.shebang.rsplit('/', 1)[-1].split()[0]}")
+        out.append(f"shebang={file.shebang.split()[0].rsplit('/', 1)[-1]}")
     return out
 
 

@@ -49,7 +49,7 @@ from sdfgen.facts import (
 from sdfgen.repo.cache import CacheDir, checked_checksum
 
 # Bump when the facts change meaning in a way the module sources below do not show.
-ANALYSIS_VERSION = 2  # 2: ElfInfo.paths (absolute paths of .rodata)
+ANALYSIS_VERSION = 3  # 2: ElfInfo.paths (absolute paths of .rodata); 3: env's program
 FORMAT = "sdfgen-facts"
 # Modules whose code decides the facts, and the libraries they use.
 _ANALYSIS_MODULES = ("facts.py", "rpm/reader.py", "rpm/payload.py", "rpm/cpio.py",

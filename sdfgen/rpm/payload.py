@@ -444,11 +444,19 @@ def elf_paths_named(by_path: Mapping[str, HeaderFile], names: frozenset[str]) ->
 
 
 def _shebang(head: bytes) -> str | None:
+    """A script's interpreter: the shebang's first word, and for ``env`` the program
+    it runs too (``/usr/bin/env python3``; env's options and VAR=value skipped)."""
     if not head.startswith(b"#!"):
         return None
     line = head[2:].split(b"\n", 1)[0].decode("utf-8", errors="replace")
     words = line.split()
-    return words[0] if words else None
+    if not words:
+        return None
+    if words[0].rsplit("/", 1)[-1] == "env":
+        program = next((w for w in words[1:] if not w.startswith("-") and "=" not in w), None)
+        if program is not None:
+            return f"{words[0]} {program}"
+    return words[0]
 
 
 def _one_line(exc: BaseException) -> str:

@@ -37,6 +37,24 @@ from sdfgen.slicing.proposal import (
     symlink_needs,
 )
 
+# Where programs live: a symlink there to a script is a program run by its shebang.
+PROGRAM_DIRS = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/libexec/")
+# The PATH env searches for a script's program, as images set it (builder's default).
+ENV_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def _own_target(link: PackageFile, by_path: Mapping[str, PackageFile]) -> PackageFile | None:
+    """The package's own file a symlink chain ends at (None: outside it, or a loop)."""
+    entry = link
+    for _ in range(40):  # the kernel's bound on symlinks in one lookup
+        if entry.kind is not FileKind.SYMLINK or not entry.link_target:
+            return entry
+        found = by_path.get(link_target(entry.path, entry.link_target))
+        if found is None:
+            return None
+        entry = found
+    return None
+
 
 class Proposer:
     """Proposes SDFs for packages of one session; caches plans of provider packages."""
@@ -158,18 +176,38 @@ class Proposer:
         return name in self.sdfs and name not in self.proposing
 
     def _script_needs(self, arch: str, rpm: RpmPackage) -> list[Need]:
+        """What runs each script: its interpreter, and through ``env`` the program env
+        finds in PATH too. A program in a bin directory that is a symlink to a script
+        (pdb3.11 -> ../lib/python3.11/pdb.py) needs what runs the script."""
         own = {f.path for f in rpm.files if f.kind is not FileKind.DIR}
+        by_path = {f.path: f for f in rpm.files}
         needs = []
         for entry in rpm.files:
-            if not entry.shebang or entry.kind is not FileKind.FILE or not entry.mode & 0o111:
+            script: PackageFile | None = entry
+            if entry.kind is FileKind.SYMLINK and entry.path.startswith(PROGRAM_DIRS):
+                script = _own_target(entry, by_path)
+            if (script is None or not script.shebang or script.kind is not FileKind.FILE
+                    or not script.mode & 0o111):
                 continue
-            interpreter = entry.shebang
-            if posixpath.basename(interpreter) == "env":
-                # The reader keeps the shebang's first word only: the program is unknown.
-                needs.append(Need(entry.path, interpreter, "script", None, None))
-                continue
+            interpreter, _, program = script.shebang.partition(" ")
             needs.append(self._provider_need(arch, rpm.name, own, entry.path, interpreter))
+            if posixpath.basename(interpreter) == "env" and program:
+                needs.append(self._env_need(arch, rpm.name, own, entry.path, interpreter,
+                                            program))
         return needs
+
+    def _env_need(self, arch: str, package: str, own: set[str], needed_by: str, env: str,
+                  program: str) -> Need:
+        """The program ``env`` runs: an absolute path as it is, a name looked up in the
+        PATH images set (the first directory with a provider wins, as env's search)."""
+        what = f"{env} {program}"
+        paths = [program] if program.startswith("/") else [
+            f"{directory}/{program}" for directory in ENV_PATH]
+        for path in paths:
+            found = self._provider_need(arch, package, own, needed_by, path)
+            if found.package is not None:
+                return Need(needed_by, what, "script", found.package, found.path)
+        return Need(needed_by, what, "script", None, None)
 
     def _provider_need(self, arch: str, package: str, own: set[str], needed_by: str,
                        path: str) -> Need:

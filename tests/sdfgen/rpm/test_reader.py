@@ -140,7 +140,7 @@ def test_rich_package_every_compressor(rich_rpm: tuple[str, Path], rich_tree: Pa
     assert lib.digest == hashlib.sha256(data).hexdigest()
 
     assert get("/usr/bin/tool.sh").shebang == "/bin/sh"
-    assert get("/usr/bin/pyscript").shebang == "/usr/bin/env"
+    assert get("/usr/bin/pyscript").shebang == "/usr/bin/env python3"
     assert get("/usr/bin/tool.sh").mode == 0o755
 
     ha, hb = get("/usr/bin/ha"), get("/usr/bin/hb")

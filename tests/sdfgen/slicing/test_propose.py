@@ -383,6 +383,12 @@ def test_python3_runs_from_its_interpreter_slice(sample_mirror: str, cache: str,
     # Library code with a shebang (base64.py) is imported, not run: no dep back.
     assert "python3_python3" not in slices["libs"]["deps"]
     assert "python3_python3" in slices["pydoc3"]["deps"]
+    # '#!/usr/bin/env python3': env (coreutils) and the python3 env finds in PATH; for
+    # pdb3.11 through its symlink to the stdlib's pdb.py.
+    for program in ("pdb3", "pygettext3"):
+        assert {"coreutils_bins", "python3_python3"} <= set(slices[program]["deps"]), program
+    assert "- python3_python3  # pdb3.11 script interpreter /usr/bin/env python3" in text
+    assert "- coreutils_bins  # pygettext3.11 script interpreter /usr/bin/env" in text
     selected = {name: _applies(slice_, "x86_64") for name, slice_ in slices.items()}
     dynload = "/usr/lib/python3.11/lib-dynload/{}.cpython-311-x86_64-linux-gnu.so"
     for module, slice_ in (("_ssl", "lib-dynload"), ("_sqlite3", "lib-dynload"),
