@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
-import json
 import shlex
 import subprocess
 import sys
@@ -27,14 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 IMAGES = ("static", "base", "cc", "openssl", "python")
-# Programs of the sample repository whose probes cannot pass from its packages, and why;
-# the probe suite (tests/builder/test_probe.py) lists the same.
-KNOWN_FAILURES = {
-    "/usr/bin/bashbug": "runs mkdir, which no package of the sample repository ships",
-    "/usr/bin/tzselect": "runs awk, which no package of the sample repository ships",
-    "/usr/bin/pdb3.11": "#!/usr/bin/env python3, and no package ships /usr/bin/env",
-    "/usr/bin/pygettext3.11": "#!/usr/bin/env python3, and no package ships /usr/bin/env",
-}
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -57,30 +48,6 @@ def step(tool: str, *args: str) -> None:
     result = subprocess.run([str(BIN / tool), *args], check=False)
     if result.returncode != 0:
         sys.exit(f"demo: '{line}' failed with exit code {result.returncode}")
-
-
-def probe_step(*args: str) -> None:
-    """Run ``builder probe`` (the probe suite), echoing it; stop the demo if a program
-    fails that is not a known failure, or a known failure passes."""
-    with tempfile.TemporaryDirectory(prefix="sdfgen-demo-probe-") as tmp:
-        report = Path(tmp) / "probe.json"
-        line = f"builder {shlex.join(args)}"
-        print(f"\n$ {line}", flush=True)
-        result = subprocess.run([str(BIN / "builder"), *args, "--report", str(report)],
-                                check=False)
-        if result.returncode not in (0, 1) or not report.is_file():
-            sys.exit(f"demo: '{line}' failed with exit code {result.returncode}")
-        document = json.loads(report.read_text(encoding="utf-8"))
-    runs = [run for s in document["slices"] for run in s["runs"]]
-    failed = {run["program"] for run in runs if not run["passed"]}
-    unexpected = sorted(failed - set(KNOWN_FAILURES))
-    if unexpected:
-        sys.exit(f"demo: probes of {', '.join(unexpected)} failed")
-    fixed = sorted(set(KNOWN_FAILURES) - failed)
-    if fixed:
-        sys.exit(f"demo: {', '.join(fixed)} now pass: take them off KNOWN_FAILURES")
-    for program, why in KNOWN_FAILURES.items():
-        print(f"known failure: {program}: {why}")
 
 
 def main() -> int:
@@ -114,7 +81,7 @@ def main() -> int:
             # The probe suite: every program in an image of only the proposed slice that
             # holds it, on both arches; what a trace finds missing is written into the
             # proposals (--fix), which must stay clean.
-            probe_step("probe", "--sdf-dir", str(proposed), "--fix", "-q", *common)
+            step("builder", "probe", "--sdf-dir", str(proposed), "--fix", "-q", *common)
             step("sdfgen", "check", str(proposed), *common, *arches)
             for image in args.images:
                 distrofile = ROOT / "samples" / "distrofiles" / "proposed" / f"{image}.yaml"
