@@ -18,6 +18,8 @@ import stat
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,19 +181,20 @@ def probe_slice(ref: SliceRef, programs: Sequence[Program], catalog: ProbeCatalo
         by_data.setdefault(entry.data, []).append((program, entry))
     results = []
     for data, members in by_data.items():
-        runs: list[ProbeRun] = []
         build_seconds = 0.0
         parts: tuple[SliceRef, ...] = (ref, *extra)
         chosen: tuple[SliceRef, ...] = ()
         image: tuple[SliceRef, ...] = ()
-        for platform in platforms:
-            wanted = [(p, e) for p, e in members if platform.machine in p.arches]
-            if not wanted:
-                continue
-            chosen = data_slices(data, sdfs, session, platform.machine,
-                                 f"probes of {wanted[0][0].path} ({wanted[0][1].source})")
-            parts = (ref, *extra, *chosen)
-            with tempfile.TemporaryDirectory(prefix="sdfgen-probe-") as tmp:
+        with ExitStack() as stack:
+            ready: list[_Ready] = []
+            for platform in platforms:
+                wanted = [(p, e) for p, e in members if platform.machine in p.arches]
+                if not wanted:
+                    continue
+                chosen = data_slices(data, sdfs, session, platform.machine,
+                                     f"probes of {wanted[0][0].path} ({wanted[0][1].source})")
+                parts = (ref, *extra, *chosen)
+                tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="sdfgen-probe-"))
                 t0 = time.monotonic()
                 root = Path(tmp) / "rootfs"
                 image = build_rootfs(parts, sdfs, session, platform, root, release=release)
@@ -200,10 +203,34 @@ def probe_slice(ref: SliceRef, programs: Sequence[Program], catalog: ProbeCatalo
                     f"{time.monotonic() - t0:.1f} s")
                 shippers = (repository_shippers(session.repository(platform.machine), sdfs,
                                                 {str(s) for s in image}) if trace else None)
-                for program, entry in wanted:
-                    runs += _run_probes(root, platform, program, entry, shippers, say)
+                ready.append(_Ready(root, platform, tuple(wanted), shippers))
+            runs = _run_platforms(ready, say)
         results.append(SliceProbes(ref, parts, image, tuple(runs), build_seconds, chosen))
     return results
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A probe image built for one platform, with the programs to probe in it."""
+
+    root: Path
+    platform: Platform
+    wanted: tuple[tuple[Program, ProgramProbes], ...]
+    shippers: Any
+
+
+def _run_platforms(ready: Sequence[_Ready], say: Log) -> list[ProbeRun]:
+    """The probes of every platform's image; the platforms run at the same time (the
+    runs are child processes, emulated ones CPU-bound), results in platform order."""
+    def run_all(item: _Ready) -> list[ProbeRun]:
+        return [run for program, entry in item.wanted
+                for run in _run_probes(item.root, item.platform, program, entry,
+                                       item.shippers, say)]
+
+    if len(ready) < 2:
+        return [run for item in ready for run in run_all(item)]
+    with ThreadPoolExecutor(max_workers=len(ready), thread_name_prefix="probe") as pool:
+        return [run for runs in pool.map(run_all, ready) for run in runs]
 
 
 def _run_probes(root: Path, platform: Platform, program: Program, entry: ProgramProbes,
