@@ -11,7 +11,8 @@ inside the cache directory.
 
 Downloads and index builds write to ``partial/.partial-*`` first and hold an exclusive
 ``flock`` on the file while writing; :meth:`CacheDir.sweep_partials` removes the ones a
-killed run left behind (unlocked and untouched for an hour).
+killed run left behind (unlocked and untouched for an hour), and once per cache those
+the old layout left beside the cached files.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ PARTIAL_PREFIX = ".partial-"
 # A partial file untouched this long is left over: a running download writes at least
 # once per read timeout (at most an hour, see sdfgen.cli.options), or it fails.
 STALE_PARTIAL_SECONDS = 3600.0
+# Written in the cache once no partial file of the old layout is left in it.
+LEGACY_SWEPT_MARKER = ".legacy-partials-swept"
 
 
 def checksum_type(value: str, where: str) -> str:
@@ -186,22 +189,39 @@ class CacheDir:
         Returns how many files were removed.
         """
         directory = self.root / "partial"
+        cutoff = time.time() - max_age
+        removed = 0
         try:
             entries = list(os.scandir(directory))
         except OSError:
-            return 0
-        cutoff = time.time() - max_age
-        removed = 0
+            entries = []
         for entry in entries:
-            if not entry.name.startswith(PARTIAL_PREFIX):
-                continue
+            if entry.name.startswith(PARTIAL_PREFIX) and _sweep(entry.path, cutoff):
+                removed += 1
+        return removed + self._sweep_legacy_partials(cutoff)
+
+    def _sweep_legacy_partials(self, cutoff: float) -> int:
+        """Once per cache: remove the ``.partial-*`` files earlier builds of sdfgen left
+        beside the cached files (one can be as large as a hostile server made it). The
+        marker file is written once none is left."""
+        marker = self.root / LEGACY_SWEPT_MARKER
+        if marker.exists() or not self.root.is_dir():
+            return 0
+        removed = left = 0
+        for top, dirs, files in os.walk(self.root):  # never follows symlinks
+            if top == str(self.root):
+                dirs[:] = [d for d in dirs if d != "partial"]
+            for name in files:
+                if name.startswith(PARTIAL_PREFIX):
+                    if _sweep(os.path.join(top, name), cutoff):
+                        removed += 1
+                    else:
+                        left += 1
+        if not left:
             try:
-                if entry.stat(follow_symlinks=False).st_mtime > cutoff:
-                    continue
-                if _unlink_if_unlocked(entry.path):
-                    removed += 1
+                marker.touch()
             except OSError:
-                continue  # gone already (another run swept it) or not ours to remove
+                pass  # a read-only cache: swept again next time
         return removed
 
 
@@ -220,6 +240,17 @@ class PartialFile:
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.path, dest)
         return dest
+
+
+def _sweep(path: str, cutoff: float) -> bool:
+    """Remove the partial file ``path`` if nothing wrote it since ``cutoff`` and no
+    process holds it; whether it was removed."""
+    try:
+        if os.stat(path, follow_symlinks=False).st_mtime > cutoff:
+            return False
+        return _unlink_if_unlocked(path)
+    except OSError:
+        return False  # gone already (another run swept it) or not ours to remove
 
 
 def _unlink_if_unlocked(path: str) -> bool:

@@ -81,3 +81,28 @@ def test_sweep_removes_only_old_unlocked_partial_files(tmp_path: Path) -> None:
         assert cache.sweep_partials() == 1
         assert live.path.exists()
     assert sorted(p.name for p in (tmp_path / "partial").iterdir()) == ["not-ours"]
+
+
+def test_sweep_removes_partial_files_of_the_old_layout_once(tmp_path: Path) -> None:
+    """Earlier builds wrote downloads to .partial-* beside the cached file; one killed
+    by a hostile server could be tens of GiB. Swept once, then a marker stops the walk."""
+    cache = CacheDir(tmp_path)
+    old = time.time() - 7200
+    beside = tmp_path / "packages" / "sha256" / "04" / ("04" + "0" * 62)
+    beside.mkdir(parents=True)
+    (beside / ".partial-o5hsq88e").write_bytes(b"x" * 4096)
+    (beside / "libfoo-1.0-1.x86_64.rpm").write_bytes(b"rpm")
+    recent = tmp_path / "metadata" / ".partial-recent"
+    recent.parent.mkdir()
+    recent.write_bytes(b"x")
+    os.utime(beside / ".partial-o5hsq88e", (old, old))
+    assert cache.sweep_partials() == 1
+    assert sorted(p.name for p in beside.iterdir()) == ["libfoo-1.0-1.x86_64.rpm"]
+    # One is recent (a run of an earlier build may still write it): no marker yet.
+    assert recent.exists() and not (tmp_path / ".legacy-partials-swept").exists()
+    os.utime(recent, (old, old))
+    assert cache.sweep_partials() == 1
+    assert (tmp_path / ".legacy-partials-swept").exists()
+    (beside / ".partial-later").write_bytes(b"x")
+    os.utime(beside / ".partial-later", (old, old))
+    assert cache.sweep_partials() == 0  # marked: the tree is not walked again

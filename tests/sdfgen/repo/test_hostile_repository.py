@@ -27,7 +27,7 @@ import pytest
 
 from sdfgen.cli.app import main
 from sdfgen.errors import RepoError
-from sdfgen.repo.cache import CacheDir
+from sdfgen.repo.cache import LEGACY_SWEPT_MARKER, CacheDir
 from sdfgen.repo.fetch import FetchOptions
 from sdfgen.repo.index import Repository
 from sdfgen.repo.sources import RepoSource
@@ -105,9 +105,10 @@ def _outside_cache(tmp_path: Path) -> list[str]:
 
 
 def _cached_files(tmp_path: Path) -> list[str]:
-    """The files (not directories) in the cache."""
+    """The files (not directories) in the cache, but for the sweep's marker."""
     cache = tmp_path / "cache"
-    return sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if not p.is_dir())
+    return sorted(str(p.relative_to(cache)) for p in cache.rglob("*")
+                  if not p.is_dir() and p.name != LEGACY_SWEPT_MARKER)
 
 
 def _open(site: Site, tmp_path: Path, options: FetchOptions = QUICK) -> Repository:
