@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,6 +25,9 @@ from sdfgen.cli.options import (
     TimeoutOpt,
     repo_options,
 )
+
+if TYPE_CHECKING:
+    from sdfgen.facts import PackageMeta
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -92,8 +96,9 @@ def diff(
 ) -> None:
     """Semantic difference of two SDFs: slices, deps, path rules, and (with repository
     options) files moved between slices, the files each slice selects before and after,
-    and each slice's bytes, per arch (a change equal on every arch is said once)."""
-    from sdfgen.checks.runner import SessionPackages
+    and each slice's bytes, per arch (a change equal on every arch is said once). Each
+    SDF is read against the build its header names, else the newest."""
+    from sdfgen.review.collect import BuildPackages, header_build
     from sdfgen.rpm.session import open_session
     from sdfgen.sdf.diff import diff_sdfs, render_diff, selection_changes, selections
     from sdfgen.sdf.model import load_sdf
@@ -101,20 +106,50 @@ def diff(
     before, after = load_sdf(old), load_sdf(new)
     result = diff_sdfs(before, after)
     compared: tuple[str, ...] = ()
+    builds: list[str] = []
     if mirror or repo or repofile:
         options = repo_options(release, mirror, repo, repofile, arch, cache_dir, timeout)
         with open_session(options) as session:
-            packages = SessionPackages(session)
             compared = tuple(session.arches)
+            sources = []
+            for sdf in (before, after):
+                pins = {}
+                for one in compared:
+                    nevra, known, meta = header_build(session, one, sdf)
+                    if meta is not None:
+                        pins[(one, sdf.package)] = meta
+                    elif nevra is not None and known == "header":
+                        builds.append(f"{sdf.path}: {one}: its header's {nevra} is not in "
+                                      "the repositories; read against the newest build")
+                sources.append(BuildPackages(session, pins))
+            builds += _build_lines(compared, sources[0].pins, sources[1].pins)
             # Renames by the files two slices share: found even when some files moved.
-            result = diff_sdfs(before, after, (selections(before, packages, compared),
-                                               selections(after, packages, compared)))
-            result = selection_changes(result, before, after, packages, compared)
+            result = diff_sdfs(before, after, (selections(before, sources[0], compared),
+                                               selections(after, sources[1], compared)))
+            result = selection_changes(result, before, after, sources[0], compared,
+                                       sources[1])
     if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+        document = result.to_json()
+        if builds:
+            document["builds"] = builds
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
+        for line in builds:
+            typer.echo(line)
         for line in render_diff(result, compared):
             typer.echo(line)
         if compared and not result.selections:
             # Rules may change while what they select does not: say so, it is the point.
             typer.echo(f"files selected: unchanged on {', '.join(compared)}")
+
+
+def _build_lines(arches: tuple[str, ...], old: Mapping[tuple[str, str], PackageMeta],
+                 new: Mapping[tuple[str, str], PackageMeta]) -> list[str]:
+    """'builds: x86_64 zlib-1.2.13-1 -> zlib-1.2.13-1.1' where the sides' builds differ."""
+    lines = []
+    for one in arches:
+        before = next((m.nevra for (a, _), m in old.items() if a == one), None)
+        after = next((m.nevra for (a, _), m in new.items() if a == one), None)
+        if before != after:
+            lines.append(f"builds: {one} {before or '(none)'} -> {after or '(none)'}")
+    return lines

@@ -131,9 +131,11 @@ def _files(session: Session, arch: str, meta: PackageMeta) -> frozenset[str]:
     return frozenset(e.path for e in rpm.files if e.kind is not FileKind.DIR)
 
 
-def _build(session: Session | None, arch: str, sdf: Sdf | None
-           ) -> tuple[str | None, str, PackageMeta | None]:
-    """(NEVRA, how known, the build's metadata when the repositories hold it)."""
+def header_build(session: Session | None, arch: str, sdf: Sdf | None
+                 ) -> tuple[str | None, str, PackageMeta | None]:
+    """The build ``sdf`` was written for on ``arch``: (NEVRA, how known: "header" from
+    its header comment, "repository" the newest, the build's metadata when the
+    repositories hold it)."""
     if sdf is None:
         return None, "", None
     header = None
@@ -171,8 +173,8 @@ def _review_package(name: str, old: Sdf | None, new: Sdf | None, session: Sessio
     new_pins: dict[tuple[str, str], PackageMeta] = {}
     arches = tuple(session.arches) if session is not None else ()
     for arch in arches:
-        old_nevra, old_from, old_meta = _build(session, arch, old)
-        new_nevra, new_from, new_meta = _build(session, arch, new)
+        old_nevra, old_from, old_meta = header_build(session, arch, old)
+        new_nevra, new_from, new_meta = header_build(session, arch, new)
         added = dropped = None
         if old_meta is not None and new_meta is not None and session is not None:
             old_paths, new_paths = _files(session, arch, old_meta), _files(session, arch,

@@ -298,3 +298,33 @@ def test_update_on_the_curated_samples(sample_mirror: str, tmp_path: Path,
     assert main(["propose", "--all", "--sdf-dir", str(sdf_dir), "--check",
                  "--mirror", sample_mirror, "--cache-dir", cache]) == 0
     assert main(["check", str(sdf_dir), "--mirror", sample_mirror, "--cache-dir", cache]) == 0
+
+
+def test_diff_reads_each_side_against_the_build_its_header_names(
+        widget_repos: dict[str, str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The SDF of widget 1.0 and its update for 2.0 (old.theme dropped with the file),
+    compared with both builds in the repositories: the old side selects old.theme in
+    1.0, so the diff shows that file leaving, not a rule that matched nothing."""
+    old = _human_sdf(widget_repos, tmp_path)
+    proposed = tmp_path / "proposed-2.0.yaml"
+    assert _run("propose", widget_repos["new"], tmp_path, "widget", "-o", str(proposed)) == 0
+    header = [line for line in leading_comments(proposed.read_text()) if line.strip()]
+    new = tmp_path / "new.yaml"
+    new.write_text("\n".join(header) + "\n" + HUMAN.replace(
+        "        /usr/share/widget/themes/old.theme:  # kept for old configs\n", ""))
+    capsys.readouterr()
+    assert _run("diff", widget_repos["both"], tmp_path, str(old), str(new)) == 0
+    out = capsys.readouterr().out.splitlines()
+    for arch in ARCHES:
+        assert f"builds: {arch} widget-1.0-1.{arch} -> widget-2.0-1.{arch}" in out, out
+    assert "  themes on x86_64 and aarch64: +0 -1 file(s)" in out, out
+    assert "      themes on x86_64 and aarch64: 16 -> 13 (-3)" in out, out
+    # Without headers both sides are read against the newest build, 2.0, as before.
+    plain_old = tmp_path / "plain-old.yaml"
+    plain_old.write_text(HUMAN)
+    capsys.readouterr()
+    assert _run("diff", widget_repos["both"], tmp_path, str(plain_old), str(new)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert not [line for line in out if line.startswith("builds:")], out
+    assert "  themes on x86_64 and aarch64: +0 -1 file(s)" not in out, out
