@@ -39,7 +39,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from sdfgen.errors import ChecksumError, RepoError
 from sdfgen.repo.cache import CacheDir, checked_checksum, checksum_type
-from sdfgen.repo.transport import Deadline, build_opener
+from sdfgen.repo.transport import Deadline, ResolveTimeout, build_opener
 
 ProgressCallback = Callable[[str, int, "int | None"], None]
 """Called as ``progress(url, bytes_done, bytes_total_or_None)`` while a file is fetched."""
@@ -243,6 +243,8 @@ class Fetcher:
             if isinstance(reason, socket.gaierror):
                 host = urlsplit(url).hostname
                 raise RepoError(f"{url}: cannot resolve host {host!r}") from None
+            if isinstance(reason, ResolveTimeout):
+                raise _Transient(str(reason)) from None
             if isinstance(reason, (TimeoutError, socket.timeout)):
                 raise _Transient(
                     f"cannot connect: timed out after {self.options.connect_timeout:g} s"

@@ -4,7 +4,9 @@ A socket timeout bounds each read, not a download: a server that sends one byte 
 before every timeout keeps a transfer alive for ever. So every attempt also gets a
 :class:`Deadline`, an overall time budget; when it runs out, a watchdog thread shuts the
 attempt's sockets down, which ends whatever read is blocked on them (the status line and
-headers, the TLS handshake or the body) and lets the fetcher report the deadline.
+headers, the TLS handshake or the body) and lets the fetcher report the deadline. Host
+name lookups, which no socket timeout bounds, are bounded by the connect timeout (and the
+deadline) too.
 """
 
 from __future__ import annotations
@@ -89,9 +91,8 @@ class _TimedHTTPConnection(http.client.HTTPConnection):
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._read_timeout = read_timeout
-        if deadline is not None:
-            self._create_connection = _watched(
-                self._create_connection, deadline)  # type: ignore[has-type]
+        self._create_connection = _watched(
+            self._create_connection, deadline)  # type: ignore[has-type]
 
     def connect(self) -> None:
         super().connect()  # bounded by self.timeout, the connect timeout
@@ -105,24 +106,76 @@ class _TimedHTTPSConnection(http.client.HTTPSConnection):
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._read_timeout = read_timeout
-        if deadline is not None:
-            self._create_connection = _watched(
-                self._create_connection, deadline)  # type: ignore[has-type]
+        self._create_connection = _watched(
+            self._create_connection, deadline)  # type: ignore[has-type]
 
     def connect(self) -> None:
         super().connect()
         self.sock.settimeout(self._read_timeout)
 
 
-def _watched(create: Any, deadline: Deadline) -> Any:
-    """``socket.create_connection`` whose sockets ``deadline`` watches from the start."""
+class ResolveTimeout(TimeoutError):
+    """A host name was not resolved within the connect timeout (or the deadline)."""
 
-    def create_connection(*args: Any, **kwargs: Any) -> socket.socket:
-        sock = create(*args, **kwargs)
-        deadline.watch(sock)
-        return sock
+    def __init__(self, host: str, seconds: float) -> None:
+        super().__init__(f"cannot resolve host {host!r} within {seconds:g} s")
+        self.host = host
+        self.seconds = seconds
+
+
+def _watched(create: Any, deadline: Deadline | None) -> Any:
+    """``socket.create_connection`` whose host name lookup is bounded by the connect
+    timeout and the deadline (getaddrinfo cannot be interrupted, so it runs in a
+    daemon thread that is left behind if it hangs), and whose sockets ``deadline``
+    watches from the start."""
+
+    def create_connection(address: tuple[str, int], timeout: Any = None,
+                          source_address: Any = None, **kwargs: Any) -> socket.socket:
+        host, port = address
+        limit = timeout if isinstance(timeout, (int, float)) else None
+        if deadline is not None:
+            left = max(0.0, deadline.seconds - deadline.elapsed())
+            limit = left if limit is None else min(limit, left)
+        error: OSError | None = None
+        for numeric in _resolve(host, port, limit):
+            try:
+                sock = create((numeric, port), timeout, source_address, **kwargs)
+            except OSError as exc:
+                error = exc
+                continue
+            if deadline is not None:
+                deadline.watch(sock)
+            return sock
+        raise error or OSError(f"no address for {host!r}")
 
     return create_connection
+
+
+def _resolve(host: str, port: int, limit: float | None) -> list[str]:
+    """The addresses of ``host`` (numeric strings, in getaddrinfo's order); raises
+    ResolveTimeout after ``limit`` seconds, socket.gaierror as getaddrinfo does."""
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+        return [host]  # already numeric: nothing to look up
+    except OSError:
+        pass
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            outcome["infos"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except OSError as exc:
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
+    if not done.wait(limit):
+        raise ResolveTimeout(host, limit or 0.0)
+    if "error" in outcome:
+        raise outcome["error"]
+    return list(dict.fromkeys(str(info[4][0]) for info in outcome["infos"]))
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):

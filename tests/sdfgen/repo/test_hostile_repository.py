@@ -346,6 +346,36 @@ def test_dripping_headers_are_cut_off_at_the_deadline(site: Site, tmp_path: Path
     assert _outside_cache(tmp_path) == []
 
 
+def _resolver(slow: str, fast: str, real: Callable[..., Any]) -> Callable[..., Any]:
+    """getaddrinfo where ``slow`` hangs (a resolver that never answers) and ``fast`` is
+    127.0.0.1: the one OS call this test fakes, since it cannot change /etc/resolv.conf."""
+    def getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == slow:
+            time.sleep(30)
+        return real("127.0.0.1" if host == fast else host, port, *args, **kwargs)
+    return getaddrinfo
+
+
+def test_a_hanging_name_lookup_fails_at_the_connect_timeout(
+        site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.setattr(socket, "getaddrinfo",
+                        _resolver("slow.test", "mirror.test", socket.getaddrinfo))
+    started = time.monotonic()
+    slow = RepoSource("update", site.url.replace("127.0.0.1", "slow.test"))
+    with pytest.raises(RepoError) as excinfo:
+        Repository([slow], "x86_64", cache_dir=tmp_path / "cache", options=QUICK)
+    # Bounded by the 0.5 s connect timeout, not by the 30 s the lookup hangs.
+    assert time.monotonic() - started < 10
+    assert "cannot resolve host 'slow.test' within 0.5 s" in str(excinfo.value)
+    # A name that resolves is connected to at the address the lookup gave.
+    fast = RepoSource("update", site.url.replace("127.0.0.1", "mirror.test"))
+    with Repository([fast], "x86_64", cache_dir=tmp_path / "cache2",
+                    options=QUICK) as repository:
+        assert repository.download(repository.latest("libfoo")).is_file()
+
+
 # --- 3. partial files of killed runs are swept, others' live ones are not --------------
 
 _CHILD_DOWNLOAD = """
