@@ -6,9 +6,9 @@ A slice's dependencies are its own ``deps`` plus its package's top-level ``deps`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
-from sdfgen.checks.base import CheckContext, finding
+from sdfgen.checks.base import CheckContext, finding, known_sdfs
 from sdfgen.checks.findings import Finding, Severity
 from sdfgen.sdf.model import Sdf, SliceRef
 
@@ -24,7 +24,7 @@ IDS: dict[str, Severity] = {
 Node = tuple[str, str]  # (package, slice)
 
 
-def slice_deps(universe: dict[str, Sdf], node: Node) -> tuple[Node, ...]:
+def slice_deps(universe: Mapping[str, Sdf], node: Node) -> tuple[Node, ...]:
     """The direct dependencies of slice ``node``: its deps then its package's top deps."""
     package, name = node
     sdf = universe.get(package)
@@ -35,7 +35,7 @@ def slice_deps(universe: dict[str, Sdf], node: Node) -> tuple[Node, ...]:
     return tuple(dict.fromkeys((ref.package, ref.slice) for ref in refs))
 
 
-def closure(universe: dict[str, Sdf], start: Node) -> set[Node]:
+def closure(universe: Mapping[str, Sdf], start: Node) -> set[Node]:
     """``start`` and every slice it depends on, directly or not (defined ones only)."""
     seen = {start}
     todo = [start]
@@ -50,9 +50,7 @@ def closure(universe: dict[str, Sdf], start: Node) -> set[Node]:
 
 def run(context: CheckContext) -> Iterator[Finding]:
     """Dependency findings for every target SDF (cycles once, where they start)."""
-    universe = dict(context.universe)
-    for sdf in context.targets:
-        universe.setdefault(sdf.package, sdf)
+    universe = known_sdfs(context)
     for sdf in context.targets:
         yield from _references(sdf, universe)
         if sdf.slices and "copyright" not in sdf.slices:
@@ -61,7 +59,7 @@ def run(context: CheckContext) -> Iterator[Finding]:
     yield from _cycles(context, universe)
 
 
-def _references(sdf: Sdf, universe: dict[str, Sdf]) -> Iterator[Finding]:
+def _references(sdf: Sdf, universe: Mapping[str, Sdf]) -> Iterator[Finding]:
     for ref in sdf.deps:
         if ref.package == sdf.package and ref.slice not in sdf.slices:
             yield finding(IDS, "top-dep-unknown-slice", sdf, ref.line,
@@ -73,7 +71,7 @@ def _references(sdf: Sdf, universe: dict[str, Sdf]) -> Iterator[Finding]:
             yield from _dangling(sdf, ref, universe, f"slice {name!r}: dep")
 
 
-def _dangling(sdf: Sdf, ref: SliceRef, universe: dict[str, Sdf], where: str
+def _dangling(sdf: Sdf, ref: SliceRef, universe: Mapping[str, Sdf], where: str
               ) -> Iterator[Finding]:
     target = universe.get(ref.package)
     if target is None:
@@ -86,9 +84,11 @@ def _dangling(sdf: Sdf, ref: SliceRef, universe: dict[str, Sdf], where: str
                       f"(it has: {known})")
 
 
-def _cycles(context: CheckContext, universe: dict[str, Sdf]) -> Iterator[Finding]:
+def _cycles(context: CheckContext, universe: Mapping[str, Sdf]) -> Iterator[Finding]:
     targets = {sdf.package for sdf in context.targets}
-    nodes = [(sdf.package, name) for sdf in universe.values() for name in sdf.slices]
+    # A cycle through a target is reachable from it: the search starts at the targets'
+    # slices only, so the other SDFs are read only where the targets' deps lead.
+    nodes = [(sdf.package, name) for sdf in context.targets for name in sdf.slices]
     seen: set[tuple[Node, ...]] = set()
     for cycle in _find_cycles(universe, nodes):
         canonical = _rotate(cycle)
@@ -104,7 +104,7 @@ def _cycles(context: CheckContext, universe: dict[str, Sdf]) -> Iterator[Finding
                       f"dependency cycle: {ring}")
 
 
-def _find_cycles(universe: dict[str, Sdf], nodes: list[Node]) -> Iterator[tuple[Node, ...]]:
+def _find_cycles(universe: Mapping[str, Sdf], nodes: list[Node]) -> Iterator[tuple[Node, ...]]:
     """One cycle per back edge of an iterative depth-first search."""
     state: dict[Node, int] = {}  # 1: on the stack, 2: done
     for root in nodes:

@@ -9,9 +9,9 @@ or the library is missing from an image built from that slice.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
-from sdfgen.checks.base import CheckContext, finding, on_arches, selecting_slices
+from sdfgen.checks.base import CheckContext, finding, known_sdfs, on_arches, selecting_slices
 from sdfgen.checks.deps import closure
 from sdfgen.checks.findings import Finding, Severity
 from sdfgen.facts import ElfInfo, FileKind, RpmPackage
@@ -29,9 +29,7 @@ def run(context: CheckContext) -> Iterator[Finding]:
     """NEEDED findings for every target SDF (only with a repository)."""
     if context.packages is None:
         return
-    universe = dict(context.universe)
-    for sdf in context.targets:
-        universe.setdefault(sdf.package, sdf)
+    universe = known_sdfs(context)
     for sdf in context.targets:
         yield from _check_sdf(context, universe, sdf)
 
@@ -48,7 +46,7 @@ def _provider_files(providers: tuple[RpmPackage, ...], soname: str) -> list[tupl
     return files
 
 
-def _check_sdf(context: CheckContext, universe: dict[str, Sdf], sdf: Sdf) -> Iterator[Finding]:
+def _check_sdf(context: CheckContext, universe: Mapping[str, Sdf], sdf: Sdf) -> Iterator[Finding]:
     assert context.packages is not None
     # (slice, soname, finding id, message) -> arches, so both arches report once.
     collected: dict[tuple[str, str, str, str], list[str]] = {}
@@ -106,7 +104,7 @@ def _providers_text(files: list[tuple[str, str]]) -> str:
     return "from " + ", ".join(packages)
 
 
-def _suggestion(universe: dict[str, Sdf], own: str, files: list[tuple[str, str]],
+def _suggestion(universe: Mapping[str, Sdf], own: str, files: list[tuple[str, str]],
                 arch: str) -> str:
     refs: list[str] = []
     for pkg, path in files:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import functools
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
-from sdfgen.checks.base import CheckContext, finding, on_arches, selecting_slices
+from sdfgen.checks.base import CheckContext, finding, known_sdfs, on_arches, selecting_slices
 from sdfgen.checks.deps import closure
 from sdfgen.checks.findings import Finding, Severity
 from sdfgen.rpm.opened import OpenedPath, OwnerSource, ShippedFile, opened_paths
@@ -32,14 +32,12 @@ def run(context: CheckContext) -> Iterator[Finding]:
     """Opened-path findings for every target SDF (only with a repository)."""
     if not isinstance(context.packages, OwnerSource):
         return  # no repository (or a source that cannot say who ships a path)
-    universe = dict(context.universe)
-    for sdf in context.targets:
-        universe.setdefault(sdf.package, sdf)
+    universe = known_sdfs(context)
     for sdf in context.targets:
         yield from _check_sdf(context, universe, sdf)
 
 
-def _check_sdf(context: CheckContext, universe: dict[str, Sdf], sdf: Sdf) -> Iterator[Finding]:
+def _check_sdf(context: CheckContext, universe: Mapping[str, Sdf], sdf: Sdf) -> Iterator[Finding]:
     packages = context.packages
     assert isinstance(packages, OwnerSource) and context.packages is not None
     # (slice, path, message) -> arches, so a finding true on both arches is one line.
@@ -75,7 +73,7 @@ def _check_sdf(context: CheckContext, universe: dict[str, Sdf], sdf: Sdf) -> Ite
                       message + on_arches(arches))
 
 
-def _first_missing(universe: dict[str, Sdf], reach: set[tuple[str, str]], package: str,
+def _first_missing(universe: Mapping[str, Sdf], reach: set[tuple[str, str]], package: str,
                    name: str, item: OpenedPath, arch: str) -> ShippedFile | None:
     """The first file of the chain no slice in ``reach`` selects (None: all are there)."""
     for shipped in item.files:
@@ -89,7 +87,7 @@ def _first_missing(universe: dict[str, Sdf], reach: set[tuple[str, str]], packag
     return None
 
 
-def _message(universe: dict[str, Sdf], name: str, item: OpenedPath, missing: ShippedFile,
+def _message(universe: Mapping[str, Sdf], name: str, item: OpenedPath, missing: ShippedFile,
              arch: str) -> str:
     via = "" if missing.path == item.path else f" -> {missing.path}"
     holders = [f"{missing.package}_{holder}" for holder

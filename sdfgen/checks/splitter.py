@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sdfgen.checks.base import CheckContext, finding, on_arches
+from sdfgen.checks.base import CheckContext, Overlay, finding, on_arches
 from sdfgen.checks.findings import Finding, Severity
 from sdfgen.facts import FileKind
 from sdfgen.sdf.globs import any_matcher
@@ -61,7 +61,7 @@ def _extra_only(sdf: Sdf) -> Iterator[Finding]:
 def _top_level_deps(context: CheckContext, sdf: Sdf) -> Iterator[Finding]:
     if not sdf.deps:
         return
-    universe = {**context.universe, sdf.package: sdf}
+    universe = Overlay({sdf.package: sdf}, context.universe)
     reached: dict[str, set[SliceRef]] = {}
     for name in sdf.slices:
         reached[name] = closure(universe, [SliceRef(sdf.package, name)], top_level=False,

@@ -247,7 +247,7 @@ class _Writer:
         against the proposer's repositories; those ``old`` had too are marked."""
         if self.proposer is None:
             return []
-        from sdfgen.checks.base import CheckContext
+        from sdfgen.checks.base import CheckContext, Overlay
         from sdfgen.checks.findings import Severity
         from sdfgen.checks.runner import SessionPackages, run_checks
         from sdfgen.sdf.document import parse_document
@@ -255,12 +255,12 @@ class _Writer:
 
         session = self.proposer.session
         packages = SessionPackages(session)
-        universe = {**dict(self.proposer.sdfs), **self.merged}
         found = []
         for text in (new, old):
             sdf = sdf_from_document(parse_document(text, path, editable=False))
-            context = CheckContext((sdf,), {**universe, sdf.package: sdf},
-                                   tuple(session.arches), packages)
+            # The SDFs of --sdf-dir are read only where the check's lookups lead.
+            universe = Overlay({**self.merged, sdf.package: sdf}, self.proposer.sdfs)
+            context = CheckContext((sdf,), universe, tuple(session.arches), packages)
             found.append([f for f in run_checks(context) if f.severity is Severity.ERROR])
         before = {(f.id, f.message) for f in found[1]}
         return [str(f) + (" (already so before --update)" if (f.id, f.message) in before

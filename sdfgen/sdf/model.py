@@ -210,6 +210,9 @@ class SdfDirectory(Mapping[str, Sdf]):
     def __getitem__(self, package: str) -> Sdf:
         return self._load(self._paths[package])
 
+    def __contains__(self, package: object) -> bool:
+        return package in self._paths  # without reading the SDF
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._paths)
 

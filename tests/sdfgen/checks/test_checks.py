@@ -403,3 +403,24 @@ slices:
         (12, "slice 'libs': extra.linux-aarch64 selects nothing (on x86_64), where splitter "
              "runs it too and so extracts the whole package zlib; add a pattern that selects "
              "this slice's files on every arch (one of its common patterns)")]
+
+
+def test_checking_one_sdf_reads_only_the_sdfs_its_deps_reach(tmp_path: Path) -> None:
+    """A check of one SDF against a release's directory (propose does one before it
+    writes) reads the SDFs its deps lead to, not all of them: an unrelated SDF that
+    cannot even be parsed is never opened, while a cycle through the target is found."""
+    from sdfgen.checks.base import CheckContext
+    from sdfgen.checks.runner import run_checks
+    from sdfgen.sdf.model import load_sdf, load_sdf_dir
+
+    directory = _sdfs(tmp_path, glibc=GLIBC, unrelated="package: unrelated\nslices: [\n",
+                      zlib="package: zlib\nslices:\n  libs:\n    deps: [glibc_libs, zlib_a]\n"
+                           "    contents:\n      common:\n        /usr/lib64/libz.so.1:\n"
+                           "  a:\n    deps: [zlib_libs]\n  copyright: {}\n")
+    universe = load_sdf_dir(directory)
+    assert "unrelated" in universe  # indexed by its package line, not parsed
+    target = load_sdf(directory / "zlib.yaml")
+    findings = run_checks(CheckContext((target,), universe))
+    assert [f.message for f in findings if f.id == "dep-cycle"] == [
+        "dependency cycle: zlib_a -> zlib_libs -> zlib_a"]
+    assert not [f for f in findings if f.id.startswith("dep-unknown")]
