@@ -494,3 +494,19 @@ def test_cpio_bad_magic_and_empty() -> None:
         list(iter_entries(io.BytesIO(b"")))
     with pytest.raises(CpioError, match="stripped cpio payload"):
         list(iter_entries(io.BytesIO(b"07070X" + b"0" * 200)))
+
+
+@pytest.mark.parametrize(("head", "shebang"), [
+    (b"#!/bin/sh\necho\n", "/bin/sh"),
+    (b"#! /usr/bin/python3 -E\n", "/usr/bin/python3"),
+    (b"#!/usr/bin/env python3\n", "/usr/bin/env python3"),
+    (b"#!/usr/bin/env -S python3 -u\n", "/usr/bin/env python3"),
+    (b"#!/usr/bin/env LC_ALL=C awk -f\n", "/usr/bin/env awk"),
+    (b"#!/usr/bin/env\n", "/usr/bin/env"),
+    (b"#!\n", None),
+    (b"\x7fELF", None),
+])
+def test_shebang_keeps_the_program_env_runs(head: bytes, shebang: str | None) -> None:
+    from sdfgen.rpm.payload import _shebang
+
+    assert _shebang(head) == shebang
