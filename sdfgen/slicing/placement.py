@@ -107,11 +107,17 @@ def _candidates(path: str, fold_triplet: bool) -> Iterator[tuple[str, str]]:
         yield f"{folded_dir}/{folded_name}", "arch"
 
 
+def question_marked(path: str) -> str:
+    """``path`` with each glob character of its name replaced by ``?``: the pattern
+    proposals write for a file such as ``/usr/bin/[`` (``/usr/bin/?``)."""
+    return re.sub(r"[\[\]*?]", "?", path)
+
+
 def _escaped_literal(path: str, lists: Mapping[str, PathIndex]) -> str:
     """``path`` as a pattern that selects exactly itself under both readings."""
     if not is_glob(path):
         return path
-    escaped = re.sub(r"[\[\]*?]", "?", path)
+    escaped = question_marked(path)
     for paths in lists.values():
         selected, agree = paths.select(escaped)
         if not agree or selected - {path}:

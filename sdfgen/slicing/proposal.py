@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 from sdfgen.facts import FileKind, RpmPackage
 from sdfgen.roles.labels import Role
-from sdfgen.sdf.globs import any_matcher
+from sdfgen.sdf.globs import any_matcher, is_glob
 from sdfgen.slicing.layout import library_dirs
-from sdfgen.slicing.placement import Placement, path_indexes, place
+from sdfgen.slicing.placement import Placement, path_indexes, place, question_marked
 from sdfgen.slicing.plan import FileChoice, SlicePlan, resolve_link
 from sdfgen.slicing.sliceable import refusal
 
@@ -263,6 +263,12 @@ def _payload_notes(rpm: RpmPackage) -> list[str]:
 
 def _comment(plan: SlicePlan, placement: Placement) -> str | None:
     comments: list[str] = []
+    selected = {path for _arch, paths in placement.selects for path in paths}
+    if len(selected) == 1 and is_glob(literal := next(iter(selected))) and \
+            placement.pattern == question_marked(literal):
+        # A literal path with glob characters in its name, written with '?' for them
+        # (``/usr/bin/?`` for coreutils' ``[``): say which file it is.
+        comments.append(f"the file {literal} ('?' stands for its glob characters)")
     for arch, paths in placement.selects:
         for path in paths:
             text = plan.choices[arch][path].comment

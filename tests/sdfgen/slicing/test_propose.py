@@ -404,3 +404,17 @@ def test_python3_runs_from_its_interpreter_slice(sample_mirror: str, cache: str,
                      "/usr/lib/python3.11/venv/scripts/common/activate"):
         assert not [n for n, p in selected.items() if _selected(p, left_out)], left_out
     assert "#   test suite (not needed at run time):" in text
+
+
+def test_a_file_named_with_glob_characters_is_said_by_name(sample_mirror: str, cache: str,
+                                                           tmp_path: Path) -> None:
+    """coreutils' /usr/bin/[ is written /usr/bin/? (a pattern that selects exactly it
+    under both splitter's and sdfgen's reading); the comment names the file."""
+    out = tmp_path / "coreutils.yaml"
+    assert _propose(sample_mirror, cache, "coreutils", "-o", str(out)) == 0
+    text = out.read_text()
+    assert "        /usr/bin/?:  # the file /usr/bin/[ ('?' stands for its glob characters)\n" \
+        in text
+    bins = yaml.safe_load(text)["slices"]["bins"]
+    for arch in ARCHES:
+        assert _selected(_applies(bins, arch), "/usr/bin/[")
