@@ -101,7 +101,7 @@ def diff(
     from sdfgen.review.collect import BuildPackages, header_build
     from sdfgen.rpm.session import open_session
     from sdfgen.sdf.diff import diff_sdfs, render_diff, selection_changes, selections
-    from sdfgen.sdf.model import load_sdf
+    from sdfgen.sdf.model import Sdf, load_sdf
 
     before, after = load_sdf(old), load_sdf(new)
     result = diff_sdfs(before, after)
@@ -116,11 +116,12 @@ def diff(
                 pins = {}
                 for one in compared:
                     nevra, known, meta = header_build(session, one, sdf)
-                    if meta is not None:
-                        pins[(one, sdf.package)] = meta
-                    elif nevra is not None and known == "header":
+                    if meta is None and nevra is not None and known == "header":
                         builds.append(f"{sdf.path}: {one}: its header's {nevra} is not in "
                                       "the repositories; read against the newest build")
+                        meta = header_build(session, one, Sdf(sdf.package))[2]
+                    if meta is not None:
+                        pins[(one, sdf.package)] = meta
                 sources.append(BuildPackages(session, pins))
             builds += _build_lines(compared, sources[0].pins, sources[1].pins)
             # Renames by the files two slices share: found even when some files moved.

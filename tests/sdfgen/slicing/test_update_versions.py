@@ -320,6 +320,15 @@ def test_diff_reads_each_side_against_the_build_its_header_names(
         assert f"builds: {arch} widget-1.0-1.{arch} -> widget-2.0-1.{arch}" in out, out
     assert "  themes on x86_64 and aarch64: +0 -1 file(s)" in out, out
     assert "      themes on x86_64 and aarch64: 16 -> 13 (-3)" in out, out
+    # Against repositories that no longer hold 1.0, the old side is read against the
+    # newest build, and the report says so (no 'builds:' line: both sides read 2.0).
+    capsys.readouterr()
+    assert _run("diff", widget_repos["new"], tmp_path, str(old), str(new)) == 0
+    out = capsys.readouterr().out.splitlines()
+    for arch in ARCHES:
+        assert (f"{old}: {arch}: its header's widget-1.0-1.{arch} is not in the "
+                "repositories; read against the newest build") in out, out
+    assert not [line for line in out if line.startswith("builds:")], out
     # Without headers both sides are read against the newest build, 2.0, as before.
     plain_old = tmp_path / "plain-old.yaml"
     plain_old.write_text(HUMAN)
